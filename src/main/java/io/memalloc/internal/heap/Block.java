@@ -1,0 +1,176 @@
+package io.memalloc.internal.heap;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import io.memalloc.internal.os.AddressSpace;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The layout of a block: a header word, then the payload; a free block also keeps its free-list links and a footer.
+ *
+ * <pre>
+ *  in use:                             free:
+ *  +--------+---------------------+    +--------+--------+--------+---------------+--------+
+ *  | header | payload ...         |    | header |  next  |  prev  |  (unused)     | footer |
+ *  +--------+---------------------+    +--------+--------+--------+---------------+--------+
+ *  ^block   ^payload = block + 8       ^block   ^payload                          ^block + size - 8
+ *
+ *  header word:  bits 63..56  slack: payload bytes past the size asked for (in-use blocks; less than 64)
+ *                bits 45..40  log2 of the alignment asked for (in-use blocks; reallocate keeps it)
+ *                bits 39..4   size of the whole block in bytes, header included (a multiple of 16)
+ *                bit  2       PURGED: the free block's pages were given back to the OS (see Stripe#purge)
+ *                bit  1       PREV_IN_USE: the block just before this one is in use, so it has no footer
+ *                bit  0       IN_USE
+ * </pre>
+ *
+ * <p>Blocks start 8 bytes below a multiple of 16, so every payload is 16-byte aligned; block sizes are multiples of
+ * 16, so the next block starts 8 below a multiple of 16 too. A free block's footer repeats its size: freeing the
+ * block after it finds where it starts in O(1), and merges both ways in O(1) (boundary tags, Knuth 1973). An in-use
+ * block has no footer: its payload runs to the next header, whose PREV_IN_USE bit says so. The links are absolute
+ * addresses (0 for none), so unlinking is O(1) ({@link FreeList}).
+ *
+ * <p>The Rust original kept a back-pointer just before the payload, on top of its own header's flag; nothing is
+ * written outside the header, links and footer here. All access goes through {@link AddressSpace#all()} and
+ * happens under the owning {@link Stripe}'s lock.
+ */
+final class Block {
+    static final long HEADER = 8;
+    static final long GRANULE = 16;
+    /** Header, two links and a footer: the least a free block needs. */
+    static final long MIN_SIZE = 32;
+
+    static final long IN_USE = 1;
+    static final long PREV_IN_USE = 2;
+    static final long PURGED = 4;
+    private static final long FLAGS = IN_USE | PREV_IN_USE | PURGED;
+    private static final long SIZE_MASK = 0x0000_00FF_FFFF_FFF0L;
+    private static final int ALIGN_SHIFT = 40;
+    private static final int SLACK_SHIFT = 56;
+
+    private static final MemorySegment MEMORY = AddressSpace.all();
+
+    private Block() {}
+
+    /**
+     * The block size that holds a payload of {@code byteSize} bytes, or a negative number when none can (the
+     * caller has checked that {@code byteSize} is not negative).
+     */
+    static long sizeFor(long byteSize) {
+        long size = (byteSize + HEADER + GRANULE - 1) & -GRANULE;
+        return size < 0 ? -1 : Math.max(size, MIN_SIZE);
+    }
+
+    static long payload(long block) {
+        return block + HEADER;
+    }
+
+    static long ofPayload(long payload) {
+        return payload - HEADER;
+    }
+
+    static long header(long block) {
+        return MEMORY.get(JAVA_LONG, block);
+    }
+
+    static void setHeader(long block, long header) {
+        MEMORY.set(JAVA_LONG, block, header);
+    }
+
+    static long size(long block) {
+        return header(block) & SIZE_MASK;
+    }
+
+    static long sizeOfHeader(long header) {
+        return header & SIZE_MASK;
+    }
+
+    static boolean isInUse(long block) {
+        return (header(block) & IN_USE) != 0;
+    }
+
+    static boolean isPrevInUse(long block) {
+        return (header(block) & PREV_IN_USE) != 0;
+    }
+
+    /** The alignment an in-use block was asked for. */
+    static long alignment(long block) {
+        return 1L << ((header(block) >>> ALIGN_SHIFT) & 0x3F);
+    }
+
+    /** The size an in-use block was asked for: its payload less the slack recorded in its header. */
+    static long byteSize(long block) {
+        long h = header(block);
+        return (h & SIZE_MASK) - HEADER - (h >>> SLACK_SHIFT);
+    }
+
+    /**
+     * Writes the header of an in-use block of {@code size} bytes that holds {@code byteSize} bytes asked for at
+     * {@code alignment}.
+     */
+    static void setInUse(long block, long size, boolean prevInUse, long byteSize, long alignment) {
+        long slack = size - HEADER - byteSize;
+        assert slack >= 0 && slack < 256 : "slack " + slack;
+        setHeader(block, size | IN_USE | (prevInUse ? PREV_IN_USE : 0)
+                | ((long) Long.numberOfTrailingZeros(alignment) << ALIGN_SHIFT) | (slack << SLACK_SHIFT));
+    }
+
+    /** Writes the header and footer of a free block; its links are written by {@link FreeList#insert}. */
+    static void setFree(long block, long size, boolean prevInUse) {
+        setHeader(block, size | (prevInUse ? PREV_IN_USE : 0));
+        MEMORY.set(JAVA_LONG, block + size - HEADER, size);
+    }
+
+    /** Sets or clears the PREV_IN_USE bit of the block at {@code block}, leaving the rest of its header. */
+    static void setPrevInUse(long block, boolean prevInUse) {
+        long h = header(block);
+        setHeader(block, prevInUse ? h | PREV_IN_USE : h & ~PREV_IN_USE);
+    }
+
+    static void markPurged(long block) {
+        setHeader(block, header(block) | PURGED);
+    }
+
+    static boolean isPurged(long block) {
+        return (header(block) & PURGED) != 0;
+    }
+
+    /** The footer of the free block that ends where {@code block} starts. */
+    static long prevFooter(long block) {
+        return MEMORY.get(JAVA_LONG, block - HEADER);
+    }
+
+    static long footer(long block, long size) {
+        return MEMORY.get(JAVA_LONG, block + size - HEADER);
+    }
+
+    static long next(long block) {
+        return MEMORY.get(JAVA_LONG, block + HEADER);
+    }
+
+    static long prev(long block) {
+        return MEMORY.get(JAVA_LONG, block + HEADER + 8);
+    }
+
+    static void setNext(long block, long next) {
+        MEMORY.set(JAVA_LONG, block + HEADER, next);
+    }
+
+    static void setPrev(long block, long prev) {
+        MEMORY.set(JAVA_LONG, block + HEADER + 8, prev);
+    }
+
+    /** Zeroes {@code byteSize} bytes at {@code address}: memory of the allocator's own, recycled. */
+    static void zero(long address, long byteSize) {
+        if (byteSize > 0) {
+            MEMORY.asSlice(address, byteSize).fill((byte) 0);
+        }
+    }
+
+    static String describeFlags(long header) {
+        return ((header & IN_USE) != 0 ? "in use" : "free")
+                + ((header & PREV_IN_USE) != 0 ? ", prev in use" : ", prev free")
+                + ((header & PURGED) != 0 ? ", purged" : "")
+                + ((header & ~(FLAGS | SIZE_MASK | (0x3FL << ALIGN_SHIFT) | (0xFFL << SLACK_SHIFT))) != 0
+                        ? ", stray bits" : "");
+    }
+}

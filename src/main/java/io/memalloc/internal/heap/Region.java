@@ -1,0 +1,114 @@
+package io.memalloc.internal.heap;
+
+/**
+ * A region: one mapping of {@code size} bytes (a power of two), aligned to its own size, carved into blocks, owned
+ * by one {@link Stripe}.
+ *
+ * <pre>
+ *  base (a multiple of size)                                                          base + size
+ *  +-------+--------------+--------------+-- ... --+-------------------------------+----------+
+ *  | 8 B   | block        | block        |         | block                         | epilogue |
+ *  |unused | hdr | payload| hdr | payload|         | hdr | next | prev | ... | ftr | size 0,  |
+ *  |       |              |              |         |                               | in use   |
+ *  +-------+--------------+--------------+-- ... --+-------------------------------+----------+
+ *          ^base + 8: first block, so that payloads are 16-byte aligned              ^base + size - 8
+ * </pre>
+ *
+ * <p>The blocks tile {@code [base + 8, base + size - 8)} exactly; the epilogue header, always "in use", stops a walk
+ * and keeps the last block from merging past the end. Because a region is aligned to its size, the region of any
+ * address is found in O(1) ({@link RegionTable}), and freeing checks an address against {@link #isLive} before it
+ * reads a single byte of native memory: an address that is not the payload of a live block, say an interior slice
+ * or a block already freed, is refused without touching memory.
+ *
+ * <p>Zeroing: a fresh mapping reads as zero, so only bytes below {@link #dirtyEnd} (the end of the part ever handed
+ * out, plus the header and links written just after it) need zeroing when handed out again. The one word above it
+ * that the allocator writes is the footer of the last free block, just below the epilogue.
+ *
+ * <p>Fields other than the final ones are guarded by the owning stripe's lock.
+ */
+final class Region {
+    final long base;
+    final long size;
+    final Stripe stripe;
+    /** One bit per 16-byte granule: set where the payload of an in-use block starts. */
+    private final long[] liveStarts;
+    int liveBlocks;
+    /** Every byte of {@code [dirtyEnd, end - 16)} is still zero, as the OS mapped it. */
+    private long dirtyEnd;
+    /** Set when the region leaves its stripe; its memory may be unmapped at any moment after. */
+    boolean released;
+
+    Region(long base, long size, Stripe stripe) {
+        this.base = base;
+        this.size = size;
+        this.stripe = stripe;
+        this.liveStarts = new long[(int) (size >>> 10)];
+    }
+
+    long firstBlock() {
+        return base + Block.HEADER;
+    }
+
+    /** The size of the first block of an empty region: all of it but the leading word and the epilogue. */
+    long wholeBlockSize() {
+        return size - 2 * Block.HEADER;
+    }
+
+    long epilogue() {
+        return base + size - Block.HEADER;
+    }
+
+    /** Writes the one free block and the epilogue of a freshly mapped region; the caller inserts the block. */
+    void initialize() {
+        long whole = wholeBlockSize();
+        Block.setFree(firstBlock(), whole, true);
+        Block.setHeader(epilogue(), Block.IN_USE);
+        dirtyEnd = firstBlock() + Block.MIN_SIZE - Block.HEADER;
+    }
+
+    boolean contains(long address) {
+        return address - base >= 0 && address - base < size;
+    }
+
+    /** Whether {@code address} is the payload of an in-use block of this region. Reads no native memory. */
+    boolean isLive(long address) {
+        long offset = address - base;
+        if ((offset & (Block.GRANULE - 1)) != 0 || offset < 0 || offset >= size) {
+            return false;
+        }
+        long granule = offset >>> 4;
+        return (liveStarts[(int) (granule >>> 6)] & (1L << granule)) != 0;
+    }
+
+    void markLive(long payload) {
+        long granule = (payload - base) >>> 4;
+        liveStarts[(int) (granule >>> 6)] |= 1L << granule;
+    }
+
+    void clearLive(long payload) {
+        long granule = (payload - base) >>> 4;
+        liveStarts[(int) (granule >>> 6)] &= ~(1L << granule);
+    }
+
+    /**
+     * Hands out {@code [from, to)} of the block that ends at {@code blockEnd}: zeroes what of it may hold old bytes
+     * when {@code zero} is set, and moves {@link #dirtyEnd} past the block and the header and links that may
+     * follow it.
+     */
+    void handOut(long from, long to, long blockEnd, boolean zero) {
+        if (zero) {
+            Block.zero(from, Math.min(to, dirtyEnd) - from);
+            long lastFooter = epilogue() - Block.HEADER;
+            if (to > lastFooter && lastFooter >= dirtyEnd) {
+                long start = Math.max(from, lastFooter);
+                Block.zero(start, lastFooter + Block.HEADER - start);
+            }
+        }
+        dirtyEnd = Math.max(dirtyEnd, Math.min(blockEnd + Block.MIN_SIZE - Block.HEADER, epilogue()));
+    }
+
+    @Override
+    public String toString() {
+        return "region 0x" + Long.toHexString(base) + " (" + Sizes.format(size) + ", stripe " + stripe.index + ")";
+    }
+}

@@ -1,0 +1,27 @@
+package io.memalloc.internal.os;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * A segment that spans the whole address space, through which the allocator reads and writes its own memory.
+ *
+ * <p>Held in a static final field and read with {@code ValueLayout} accessors, it lets the JIT compile block-header
+ * access to plain loads and stores. Only addresses the allocator has mapped are ever accessed through it.
+ */
+@SuppressWarnings("restricted") // reinterpret is restricted; it is called here and nowhere else in the heap
+public final class AddressSpace {
+    private static final MemorySegment ALL = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+
+    private AddressSpace() {}
+
+    /** The address space, in the global scope: for the allocator's own metadata. */
+    public static MemorySegment all() {
+        return ALL;
+    }
+
+    /** The address space, in the scope of {@code arena}: slices of it die when that arena closes. */
+    public static MemorySegment all(Arena arena) {
+        return MemorySegment.NULL.reinterpret(Long.MAX_VALUE, arena, null);
+    }
+}
