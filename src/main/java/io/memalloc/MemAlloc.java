@@ -1,0 +1,311 @@
+package io.memalloc;
+
+import io.memalloc.internal.heap.Heap;
+import io.memalloc.internal.heap.HeapConfig;
+import io.memalloc.internal.heap.HeapStats;
+import io.memalloc.internal.os.AddressSpace;
+import io.memalloc.internal.os.OsMemory;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SegmentAllocator;
+import java.util.Objects;
+
+/**
+ * A thread-safe native-memory allocator: allocate, free and reallocate, served from regions MemAlloc maps from the
+ * operating system itself, the Java counterpart of a Rust {@code GlobalAlloc}.
+ *
+ * <p>Memory lasts until it is {@linkplain #free freed}, as with {@code malloc}: the segments this allocator returns
+ * have no scope that ends when the memory goes. {@link #global()} is the process-wide allocator; its segments have
+ * the global scope. An allocator made with {@link #builder()} owns its mappings and gives them all back on
+ * {@link #close()}; its segments share one scope that closes with it, so that a segment used after that throws
+ * {@link IllegalStateException} instead of touching unmapped memory.
+ *
+ * {@snippet lang = java:
+ * MemAlloc alloc = MemAlloc.global();
+ * MemorySegment point = alloc.allocate(ValueLayout.JAVA_INT, 2);   // zeroed, 8 bytes, 4-byte aligned
+ * point.setAtIndex(ValueLayout.JAVA_INT, 1, 42);
+ * point = alloc.reallocate(point, 16);                             // keeps 42, the new bytes read as zero
+ * alloc.free(point);
+ * }
+ *
+ * <h2>How it works</h2>
+ * Regions (4 MiB by default, aligned to their size) are carved into blocks with boundary tags; free blocks sit in
+ * segregated free lists with bitmaps (TLSF), one set per lock stripe. A thread allocates from its own stripe, or any
+ * other it can lock without waiting; a block goes back to the stripe of its region. Requests above half a region get
+ * a mapping of their own, unmapped when freed. A few empty regions are kept for reuse; {@link #trim()} gives back
+ * the rest of what is free. No lock is held across a system call, except the purge in {@code trim}.
+ *
+ * <h2>Errors</h2>
+ * As {@link Arena#allocate}: a negative size or an alignment that is not a power of two is an
+ * {@link IllegalArgumentException}; a size that cannot be mapped is an {@link OutOfMemoryError}, as is going over
+ * {@link Builder#maxMappedBytes}. {@link #free} and {@link #reallocate} refuse with an
+ * {@link IllegalArgumentException}, without reading any memory, a segment that is not the start of a live block of
+ * this allocator: a heap segment, one from another allocator or arena, an interior slice, or a block freed already.
+ * The allocator keeps working after each of these.
+ *
+ * <p>MemAlloc calls {@code mmap} or {@code VirtualAlloc} through the FFM API; run with
+ * {@code --enable-native-access=io.memalloc} (or {@code ALL-UNNAMED} on the class path) to keep the JDK from warning.
+ */
+public final class MemAlloc implements SegmentAllocator, AutoCloseable {
+    private final Heap heap;
+    /** Owns the scope of this allocator's segments; null for the global allocator. */
+    private final Arena arena;
+    /** The address space in that scope: every segment handed out is a slice of it. */
+    private final MemorySegment memory;
+
+    @SuppressWarnings("MustBeClosedChecker") // the arena lives as long as this allocator: close() closes it
+    private MemAlloc(Heap heap, boolean global) {
+        this.heap = heap;
+        this.arena = global ? null : Arena.ofShared();
+        this.memory = global ? AddressSpace.all() : AddressSpace.all(arena);
+    }
+
+    /** The process-wide allocator, created on first use. Its segments have the global scope; it never closes. */
+    public static MemAlloc global() {
+        return Global.INSTANCE;
+    }
+
+    /** Holds the global allocator, so that it is made on first use only. */
+    private static final class Global {
+        static final MemAlloc INSTANCE = new MemAlloc(new Heap(OsMemory.system(), HeapConfig.defaults()), true);
+
+        private Global() {}
+    }
+
+    /** A builder for an allocator of its own, which {@link #close()} unmaps. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * Allocates {@code byteSize} bytes aligned to {@code byteAlignment}, zeroed.
+     *
+     * <p>A fresh mapping is zero already, so only recycled bytes are written. A size of 0 gives a distinct address,
+     * which must be freed like any other.
+     *
+     * @throws IllegalArgumentException if {@code byteSize < 0} or {@code byteAlignment} is not a power of two
+     * @throws OutOfMemoryError         if the memory cannot be mapped, or {@link Builder#maxMappedBytes} would be
+     *                                  exceeded
+     * @throws IllegalStateException    if this allocator is closed
+     */
+    @Override
+    public MemorySegment allocate(long byteSize, long byteAlignment) {
+        checkAllocation(byteSize, byteAlignment);
+        return memory.asSlice(heap.allocate(byteSize, byteAlignment, true), byteSize);
+    }
+
+    /**
+     * As {@link #allocate(long, long)}, without zeroing: the content is whatever the memory last held.
+     */
+    public MemorySegment allocateUninitialized(long byteSize, long byteAlignment) {
+        checkAllocation(byteSize, byteAlignment);
+        return memory.asSlice(heap.allocate(byteSize, byteAlignment, false), byteSize);
+    }
+
+    /**
+     * Frees the block that starts at {@code segment}'s address. {@link MemorySegment#NULL} (any native segment at
+     * address 0) is ignored, as {@code free(NULL)} is in C.
+     *
+     * <p>The segment stays usable as a Java object, but the memory is no longer the caller's: it may be handed out
+     * again at once.
+     *
+     * @throws IllegalArgumentException if the segment is not the start of a live block of this allocator
+     * @throws IllegalStateException    if this allocator is closed
+     */
+    public void free(MemorySegment segment) {
+        long address = addressOf(segment);
+        if (address != 0) {
+            heap.free(address);
+        }
+    }
+
+    /**
+     * Resizes the block that starts at {@code segment}'s address to {@code newByteSize} bytes: in place when it
+     * can, else by moving it. The content is kept up to the smaller size, the alignment it was allocated with is
+     * kept, and bytes past the old size read as zero. On {@link MemorySegment#NULL} it allocates. After it returns,
+     * only the returned segment may be used.
+     *
+     * @return a segment of {@code newByteSize} bytes
+     * @throws IllegalArgumentException as {@link #free}, or if {@code newByteSize < 0}
+     * @throws OutOfMemoryError         as {@link #allocate(long, long)}; the block is then left as it was
+     */
+    public MemorySegment reallocate(MemorySegment segment, long newByteSize) {
+        long address = addressOf(segment);
+        checkSize(newByteSize);
+        if (address == 0) {
+            return allocate(newByteSize, 1);
+        }
+        return memory.asSlice(heap.reallocate(address, newByteSize), newByteSize);
+    }
+
+    /** The allocator's counters now; cheap enough to call often, consistent when no other thread allocates. */
+    public AllocatorStats stats() {
+        HeapStats s = heap.stats();
+        return new AllocatorStats(s.mappedBytes(), s.allocatedBytes(), s.regionCount(), s.emptyRegionCount(),
+                s.largeBlockCount(), s.allocationCount(), s.freeCount(), s.mapCount(), s.unmapCount());
+    }
+
+    /**
+     * Gives back to the OS what is free: unmaps every empty region, cached ones included, and purges the whole
+     * pages inside large free blocks (they stay mapped, and cost no memory until used again).
+     *
+     * @return the bytes given back
+     */
+    public long trim() {
+        return heap.trim();
+    }
+
+    /**
+     * A picture of the heap for people: each region with a bar of its occupancy and its blocks, then the blocks
+     * that have a mapping of their own.
+     *
+     * {@snippet lang = text:
+     * MemAlloc heap: 4.0 MiB mapped, 1 regions (0 empty), 0 large blocks; 2 live allocations, 64 B asked
+     * region 0x7f0c40000000 (4.0 MiB, stripe 1): 2 live blocks, 112 B in use
+     *   |+...............................................................|   # in use  + partly  . free
+     *   0x7f0c40000008  in use       80 B   64 B asked, align 16
+     *   0x7f0c40000058  in use       32 B   0 B asked, align 16
+     *   0x7f0c40000078  free      4.0 MiB
+     * }
+     */
+    public String heapMap() {
+        return heap.map();
+    }
+
+    /**
+     * Walks every region, block and free list and checks the heap's invariants: blocks tile each region, no two
+     * free blocks touch, every free block is in its list, the counters agree with the blocks. For tests and
+     * debugging; call it when no other thread is using the allocator.
+     *
+     * @throws IllegalStateException naming the first broken invariant
+     */
+    public void verifyHeap() {
+        heap.verify();
+    }
+
+    /**
+     * Unmaps everything this allocator mapped. Its segments become inaccessible: using one throws
+     * {@link IllegalStateException}, as a closed arena's do.
+     *
+     * @throws UnsupportedOperationException on {@link #global()}
+     * @throws IllegalStateException         if it is closed already, or if one of its segments is in use by a
+     *                                       downcall (then nothing is unmapped)
+     */
+    @Override
+    public void close() {
+        if (arena == null) {
+            throw new UnsupportedOperationException("MemAlloc.global() cannot be closed");
+        }
+        if (heap.isClosed()) {
+            throw new IllegalStateException("this MemAlloc is closed already");
+        }
+        arena.close();
+        heap.close();
+    }
+
+    @Override
+    public String toString() {
+        return "MemAlloc[" + (arena == null ? "global" : heap.isClosed() ? "closed" : "private") + ", "
+                + stats() + "]";
+    }
+
+    private static void checkAllocation(long byteSize, long byteAlignment) {
+        checkSize(byteSize);
+        if (byteAlignment <= 0 || Long.bitCount(byteAlignment) != 1) {
+            throw new IllegalArgumentException("byteAlignment " + byteAlignment + " is not a power of two");
+        }
+    }
+
+    private static void checkSize(long byteSize) {
+        if (byteSize < 0) {
+            throw new IllegalArgumentException("byteSize " + byteSize + " is negative");
+        }
+    }
+
+    private static long addressOf(MemorySegment segment) {
+        Objects.requireNonNull(segment, "segment");
+        if (!segment.isNative()) {
+            throw new IllegalArgumentException("a heap segment was not allocated by MemAlloc: " + segment);
+        }
+        return segment.address();
+    }
+
+    /**
+     * Shapes an allocator of its own.
+     *
+     * {@snippet lang = java:
+     * try (MemAlloc alloc = MemAlloc.builder()
+     *         .regionSize(1 << 20)                // 1 MiB regions
+     *         .maxMappedBytes(256L << 20)         // never more than 256 MiB mapped
+     *         .build()) {
+     *     MemorySegment buffer = alloc.allocate(4096, 64);
+     *     // ...
+     * }                                           // everything unmapped
+     * }
+     */
+    public static final class Builder {
+        private long regionSize = HeapConfig.DEFAULT_REGION_SIZE;
+        private int stripes = HeapConfig.defaultStripes();
+        private long maxMappedBytes = Long.MAX_VALUE;
+        private int cachedRegions = -1;
+
+        private Builder() {}
+
+        /**
+         * The size of each region: a power of two from 64 KiB to 256 MiB; 4 MiB by default. Requests above half
+         * a region get a mapping of their own.
+         */
+        public Builder regionSize(long regionSize) {
+            if (Long.bitCount(regionSize) != 1 || regionSize < HeapConfig.MIN_REGION_SIZE
+                    || regionSize > HeapConfig.MAX_REGION_SIZE) {
+                throw new IllegalArgumentException("regionSize " + regionSize
+                        + " is not a power of two from 64 KiB to 256 MiB");
+            }
+            this.regionSize = regionSize;
+            return this;
+        }
+
+        /** How many lock stripes: a power of two from 1 to 1024; by default twice the processors, rounded up. */
+        public Builder stripes(int stripes) {
+            if (Integer.bitCount(stripes) != 1 || stripes > HeapConfig.MAX_STRIPES) {
+                throw new IllegalArgumentException("stripes " + stripes + " is not a power of two from 1 to "
+                        + HeapConfig.MAX_STRIPES);
+            }
+            this.stripes = stripes;
+            return this;
+        }
+
+        /**
+         * The most this allocator may have mapped at once; unlimited by default. A request that would go over it,
+         * once the cached empty regions are given back, throws {@link OutOfMemoryError}.
+         */
+        public Builder maxMappedBytes(long maxMappedBytes) {
+            if (maxMappedBytes <= 0) {
+                throw new IllegalArgumentException("maxMappedBytes " + maxMappedBytes + " is not positive");
+            }
+            this.maxMappedBytes = maxMappedBytes;
+            return this;
+        }
+
+        /** How many empty regions are kept mapped for reuse rather than unmapped; by default one per stripe. */
+        public Builder cachedRegions(int cachedRegions) {
+            if (cachedRegions < 0) {
+                throw new IllegalArgumentException("cachedRegions " + cachedRegions + " is negative");
+            }
+            this.cachedRegions = cachedRegions;
+            return this;
+        }
+
+        /** A new allocator; nothing is mapped until the first allocation. */
+        public MemAlloc build() {
+            return build(OsMemory.system());
+        }
+
+        /** A new allocator on the given OS layer: tests give a fake one. */
+        MemAlloc build(OsMemory os) {
+            HeapConfig config = new HeapConfig(regionSize, stripes, maxMappedBytes,
+                    cachedRegions < 0 ? stripes : cachedRegions);
+            return new MemAlloc(new Heap(os, config), false);
+        }
+    }
+}

@@ -1,0 +1,505 @@
+package io.memalloc.internal.heap;
+
+import io.memalloc.internal.heap.LargeBlocks.LargeBlock;
+import io.memalloc.internal.os.AddressSpace;
+import io.memalloc.internal.os.OsMemory;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A heap: regions mapped from the OS, carved into blocks, spread over lock stripes; and large blocks, each a mapping
+ * of its own. Addresses in, addresses out: segments and argument checks are the caller's.
+ *
+ * <pre>
+ *  allocate(n)                        free(p)
+ *    |                                  |
+ *    +-- n above half a region? ----->  +-- p in a region? (RegionTable, no lock) ---- no --> LargeBlocks
+ *    |     yes: LargeBlocks, own map    |     yes: lock p's stripe, check p is live, free
+ *    v                                  v
+ *  stripes[home], then each other one with tryLock; then wait for home; then map a region (no lock held)
+ * </pre>
+ *
+ * <p>System calls (map, unmap) are made with no stripe lock held, except {@code purge} in {@link #trim}, which must
+ * keep the block from being handed out while its pages are given back.
+ */
+public final class Heap {
+    private final OsMemory os;
+    private final long regionSize;
+    private final long maxMappedBytes;
+    private final RegionTable table;
+    private final Stripe[] stripes;
+    private final EmptyRegions emptyRegions;
+    private final LargeBlocks large = new LargeBlocks();
+    private final AtomicLong mappedBytes = new AtomicLong();
+    private final AtomicLong mapCount = new AtomicLong();
+    private final AtomicLong unmapCount = new AtomicLong();
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    public Heap(OsMemory os, HeapConfig config) {
+        if (config.regionSize() % os.granularity() != 0) {
+            throw new IllegalArgumentException("regionSize " + config.regionSize()
+                    + " is not a multiple of the OS mapping granularity " + os.granularity());
+        }
+        this.os = os;
+        this.regionSize = config.regionSize();
+        this.maxMappedBytes = config.maxMappedBytes();
+        this.table = new RegionTable(regionSize);
+        this.emptyRegions = new EmptyRegions(config.cachedRegions());
+        this.stripes = new Stripe[config.stripes()];
+        for (int i = 0; i < stripes.length; i++) {
+            stripes[i] = new Stripe(i, table, emptyRegions);
+        }
+    }
+
+    /**
+     * Allocates {@code byteSize} bytes at {@code alignment}.
+     *
+     * @param byteSize  not negative
+     * @param alignment a power of two
+     * @param zero      whether the bytes must read as zero
+     * @return the address
+     * @throws OutOfMemoryError when the memory cannot be mapped, or {@code maxMappedBytes} would be exceeded
+     * @throws IllegalStateException when the heap is closed
+     */
+    public long allocate(long byteSize, long alignment, boolean zero) {
+        checkOpen();
+        long blockSize = Block.sizeFor(byteSize);
+        if (isLarge(blockSize, alignment)) {
+            return allocateLarge(byteSize, alignment);
+        }
+        int home = homeStripe();
+        for (int i = 0; i < stripes.length; i++) {
+            Stripe stripe = stripes[(home + i) & (stripes.length - 1)];
+            if (stripe.lock.tryLock()) {
+                try {
+                    checkOpen();
+                    long payload = stripe.allocate(byteSize, blockSize, alignment, zero);
+                    if (payload != 0) {
+                        return payload;
+                    }
+                } finally {
+                    stripe.lock.unlock();
+                }
+            }
+        }
+        Stripe stripe = stripes[home];
+        stripe.lock.lock();
+        try {
+            checkOpen();
+            long payload = stripe.allocate(byteSize, blockSize, alignment, zero);
+            if (payload != 0) {
+                return payload;
+            }
+        } finally {
+            stripe.lock.unlock();
+        }
+        Region region = mapRegion(stripe, byteSize);
+        stripe.lock.lock();
+        try {
+            if (!closed.get()) {
+                stripe.addRegion(region);
+                long payload = stripe.allocate(byteSize, blockSize, alignment, zero);
+                assert payload != 0 : "a fresh region must hold a block of " + blockSize;
+                return payload;
+            }
+            table.remove(region);
+        } finally {
+            stripe.lock.unlock();
+        }
+        unmap(region.base, region.size);
+        throw closedException();
+    }
+
+    /**
+     * Whether a request needs a mapping of its own: more than half a region with its alignment padding (or a size
+     * so large that it overflowed).
+     */
+    private boolean isLarge(long blockSize, long alignment) {
+        long padding = alignment > Block.GRANULE ? alignment + Block.MIN_SIZE : 0;
+        return blockSize < 0 || blockSize > regionSize / 2 || padding > regionSize / 2 - blockSize;
+    }
+
+    private long allocateLarge(long byteSize, long alignment) {
+        long granularity = os.granularity();
+        long mappingSize = (Math.max(byteSize, 1) + granularity - 1) & -granularity;
+        if (mappingSize <= 0) {
+            throw new OutOfMemoryError("MemAlloc cannot map " + byteSize + " bytes: more than the address space");
+        }
+        long address = map(mappingSize, Math.max(alignment, granularity), byteSize);
+        large.add(new LargeBlock(address, mappingSize, byteSize, alignment, byteSize));
+        if (closed.get() && large.remove(address) != null) {
+            unmap(address, mappingSize);
+            throw closedException();
+        }
+        return address;
+    }
+
+    /**
+     * Frees the block at {@code address}.
+     *
+     * @throws IllegalArgumentException when {@code address} is not a live block of this heap: never allocated
+     *                                  here, an interior address, or freed already. No memory is read to find out.
+     */
+    public void free(long address) {
+        checkOpen();
+        Region region = table.find(address);
+        if (region == null) {
+            LargeBlock block = large.remove(address);
+            if (block == null) {
+                throw notLive(address);
+            }
+            unmap(block.address(), block.mappingSize());
+            return;
+        }
+        Stripe stripe = region.stripe;
+        Region toUnmap;
+        stripe.lock.lock();
+        try {
+            checkOpen();
+            checkLive(region, address);
+            toUnmap = stripe.free(region, address);
+        } finally {
+            stripe.lock.unlock();
+        }
+        if (toUnmap != null) {
+            unmap(toUnmap.base, toUnmap.size);
+        }
+    }
+
+    /**
+     * Resizes the block at {@code address} to {@code newByteSize} bytes, in place when it can, else by moving it.
+     * Keeps its content up to the smaller size and its alignment; bytes past the old size read as zero.
+     *
+     * @return the block's address, new or not
+     * @throws IllegalArgumentException as {@link #free}
+     */
+    public long reallocate(long address, long newByteSize) {
+        checkOpen();
+        Region region = table.find(address);
+        if (region == null) {
+            return reallocateLarge(address, newByteSize);
+        }
+        long newBlockSize = Block.sizeFor(newByteSize);
+        Stripe stripe = region.stripe;
+        long alignment;
+        stripe.lock.lock();
+        try {
+            checkOpen();
+            checkLive(region, address);
+            long block = Block.ofPayload(address);
+            alignment = Block.alignment(block);
+            if (!isLarge(newBlockSize, Block.GRANULE)
+                    && stripe.resizeInPlace(region, address, newByteSize, newBlockSize)) {
+                return address;
+            }
+        } finally {
+            stripe.lock.unlock();
+        }
+        long moved = allocate(newByteSize, alignment, true);
+        Region toUnmap = null;
+        boolean live;
+        stripe.lock.lock();
+        try {
+            // Checked again: the old block is read only while this lock keeps its region mapped.
+            live = !closed.get() && !region.released && region.isLive(address);
+            if (live) {
+                copy(address, moved, Math.min(Block.byteSize(Block.ofPayload(address)), newByteSize));
+                toUnmap = stripe.free(region, address);
+            }
+        } finally {
+            stripe.lock.unlock();
+        }
+        if (!live) {
+            checkOpen();
+            free(moved);
+            throw notLive(address);
+        }
+        if (toUnmap != null) {
+            unmap(toUnmap.base, toUnmap.size);
+        }
+        return moved;
+    }
+
+    private long reallocateLarge(long address, long newByteSize) {
+        // Claimed (taken out of the registry) while it is resized or copied, so that no other thread unmaps it
+        // under us; a free of it meanwhile is refused as the free of a block that is not live.
+        LargeBlock block = large.claim(address);
+        if (block == null) {
+            throw notLive(address);
+        }
+        long needed = (Math.max(newByteSize, 1) + os.granularity() - 1) & -os.granularity();
+        boolean fits = newByteSize <= block.mappingSize() && needed > 0
+                && isLarge(Block.sizeFor(newByteSize), block.alignment())
+                && block.mappingSize() / 2 < needed;
+        if (fits) {
+            LargeBlock resized = block.resized(newByteSize);
+            zero(address + block.byteSize(), Math.min(newByteSize, block.dirtyEnd()) - block.byteSize());
+            large.putBack(block, resized);
+            return address;
+        }
+        long moved;
+        try {
+            moved = allocate(newByteSize, block.alignment(), true);
+        } catch (OutOfMemoryError | IllegalStateException e) {
+            large.putBack(block, block);
+            throw e;
+        }
+        copy(address, moved, Math.min(block.byteSize(), newByteSize));
+        large.putBack(block, block);
+        if (large.remove(address) != null) {
+            unmap(block.address(), block.mappingSize());
+        }
+        return moved;
+    }
+
+    /** The bytes asked for by the live block at {@code address}; reads its header only once it is known live. */
+    public long byteSize(long address) {
+        checkOpen();
+        Region region = table.find(address);
+        if (region == null) {
+            LargeBlock block = large.find(address);
+            if (block == null) {
+                throw notLive(address);
+            }
+            return block.byteSize();
+        }
+        region.stripe.lock.lock();
+        try {
+            checkLive(region, address);
+            return Block.byteSize(Block.ofPayload(address));
+        } finally {
+            region.stripe.lock.unlock();
+        }
+    }
+
+    /**
+     * Unmaps every empty region, cached or not, and purges the whole pages inside free blocks.
+     *
+     * @return the bytes given back to the OS
+     */
+    public long trim() {
+        checkOpen();
+        long given = 0;
+        for (Region region : detachEmptyRegions()) {
+            unmap(region.base, region.size);
+            given += region.size;
+        }
+        for (Stripe stripe : stripes) {
+            stripe.lock.lock();
+            try {
+                given += purgeFreeBlocks(stripe);
+            } finally {
+                stripe.lock.unlock();
+            }
+        }
+        return given;
+    }
+
+    /** Gives the OS the pages of every free block of {@code stripe} not purged yet. Caller holds the lock. */
+    private long purgeFreeBlocks(Stripe stripe) {
+        long page = os.pageSize();
+        long purged = 0;
+        for (int bin = 0; bin < FreeList.BIN_COUNT; bin++) {
+            for (long block = stripe.bins.head(bin); block != 0; block = Block.next(block)) {
+                long size = Block.size(block);
+                // Header and both links stay; so does the footer.
+                long from = (block + Block.HEADER + 16 + page - 1) & -page;
+                long to = (block + size - Block.HEADER) & -page;
+                if (to > from && !Block.isPurged(block)) {
+                    os.purge(from, to - from);
+                    Block.markPurged(block);
+                    purged += to - from;
+                }
+            }
+        }
+        return purged;
+    }
+
+    private List<Region> detachEmptyRegions() {
+        List<Region> empty = new ArrayList<>();
+        for (Stripe stripe : stripes) {
+            stripe.lock.lock();
+            try {
+                empty.addAll(stripe.detachEmptyRegions());
+            } finally {
+                stripe.lock.unlock();
+            }
+        }
+        return empty;
+    }
+
+    /** Counters summed over the stripes, each read under its lock. */
+    public HeapStats stats() {
+        long allocated = large.allocatedBytes();
+        long allocations = large.allocations();
+        long frees = large.frees();
+        for (Stripe stripe : stripes) {
+            stripe.lock.lock();
+            try {
+                allocated += stripe.allocatedBytes;
+                allocations += stripe.allocations;
+                frees += stripe.frees;
+            } finally {
+                stripe.lock.unlock();
+            }
+        }
+        return new HeapStats(mappedBytes.get(), allocated, table.size(), emptyRegions.count(), large.count(),
+                allocations, frees, mapCount.get(), unmapCount.get());
+    }
+
+    /** An ASCII picture of the regions and their blocks; see {@link HeapMapWriter}. */
+    public String map() {
+        return new HeapMapWriter(this).write();
+    }
+
+    /** Checks every invariant of the heap; see {@link HeapVerifier}. */
+    public void verify() {
+        new HeapVerifier(this).verify();
+    }
+
+    /**
+     * Unmaps everything. Any later call throws IllegalStateException.
+     *
+     * @return false when the heap was closed already
+     */
+    public boolean close() {
+        if (!closed.compareAndSet(false, true)) {
+            return false;
+        }
+        List<Region> regions = new ArrayList<>();
+        for (Stripe stripe : stripes) {
+            stripe.lock.lock();
+            try {
+                regions.addAll(stripe.detachAll());
+            } finally {
+                stripe.lock.unlock();
+            }
+        }
+        for (Region region : regions) {
+            unmap(region.base, region.size);
+        }
+        for (LargeBlock block : large.removeAll()) {
+            unmap(block.address(), block.mappingSize());
+        }
+        return true;
+    }
+
+    public boolean isClosed() {
+        return closed.get();
+    }
+
+    public long regionSize() {
+        return regionSize;
+    }
+
+    /** A new region for {@code stripe}, in the table but not yet in the stripe. */
+    private Region mapRegion(Stripe stripe, long request) {
+        long base = map(regionSize, regionSize, request);
+        Region region = new Region(base, regionSize, stripe);
+        region.initialize();
+        table.add(region);
+        return region;
+    }
+
+    /**
+     * Maps within {@code maxMappedBytes}, giving back the cached empty regions first when the cap is near.
+     *
+     * @param request the size the user asked for, for the message
+     */
+    private long map(long byteSize, long alignment, long request) {
+        if (!reserve(byteSize)) {
+            for (Region region : detachEmptyRegions()) {
+                unmap(region.base, region.size);
+            }
+            if (!reserve(byteSize)) {
+                throw new OutOfMemoryError("MemAlloc: a request of " + request + " bytes needs a mapping of "
+                        + Sizes.format(byteSize) + ", but " + Sizes.format(mappedBytes.get())
+                        + " are mapped and maxMappedBytes is " + maxMappedBytes + " (" + Sizes.format(maxMappedBytes)
+                        + ")");
+            }
+        }
+        try {
+            long address = os.map(byteSize, alignment);
+            mapCount.incrementAndGet();
+            return address;
+        } catch (OutOfMemoryError e) {
+            mappedBytes.addAndGet(-byteSize);
+            throw e;
+        }
+    }
+
+    private boolean reserve(long byteSize) {
+        for (long mapped = mappedBytes.get(); mapped <= maxMappedBytes - byteSize; mapped = mappedBytes.get()) {
+            if (mappedBytes.compareAndSet(mapped, mapped + byteSize)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void unmap(long address, long byteSize) {
+        os.unmap(address, byteSize);
+        mappedBytes.addAndGet(-byteSize);
+        unmapCount.incrementAndGet();
+    }
+
+    private int homeStripe() {
+        long id = Thread.currentThread().threadId();
+        return (int) ((id * 0x9E3779B97F4A7C15L) >>> 32) & (stripes.length - 1);
+    }
+
+    private void checkOpen() {
+        if (closed.get()) {
+            throw closedException();
+        }
+    }
+
+    private static IllegalStateException closedException() {
+        return new IllegalStateException("this MemAlloc is closed");
+    }
+
+    private static void checkLive(Region region, long address) {
+        if (region.released || !region.isLive(address)) {
+            throw notLive(address);
+        }
+    }
+
+    private static IllegalArgumentException notLive(long address) {
+        return new IllegalArgumentException("0x" + Long.toHexString(address)
+                + " is not the start of a live block of this allocator: it was freed already, is inside a block,"
+                + " or was never allocated here");
+    }
+
+    private static void copy(long from, long to, long byteSize) {
+        MemorySegment.copy(AddressSpace.all(), from, AddressSpace.all(), to, byteSize);
+    }
+
+    private static void zero(long address, long byteSize) {
+        Block.zero(address, byteSize);
+    }
+
+    // For HeapVerifier and HeapMapWriter, which read a heap's parts under its locks.
+
+    Stripe[] stripes() {
+        return stripes;
+    }
+
+    RegionTable table() {
+        return table;
+    }
+
+    EmptyRegions emptyRegions() {
+        return emptyRegions;
+    }
+
+    LargeBlocks large() {
+        return large;
+    }
+
+    long mappedBytes() {
+        return mappedBytes.get();
+    }
+}

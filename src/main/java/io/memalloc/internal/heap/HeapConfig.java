@@ -1,0 +1,47 @@
+package io.memalloc.internal.heap;
+
+/**
+ * How a {@link Heap} is shaped. The public builder checks user input and gives clear messages; this record only
+ * guards against a bug above it.
+ *
+ * @param regionSize     bytes per region: a power of two, {@link #MIN_REGION_SIZE} to {@link #MAX_REGION_SIZE};
+ *                       requests above half of it get a mapping of their own
+ * @param stripes        number of stripes (locks): a power of two, 1 to {@link #MAX_STRIPES}
+ * @param maxMappedBytes the most the heap may have mapped at once, regions and large blocks together
+ * @param cachedRegions  how many empty regions the heap keeps mapped for reuse
+ */
+public record HeapConfig(long regionSize, int stripes, long maxMappedBytes, int cachedRegions) {
+    public static final long MIN_REGION_SIZE = 64 * 1024;
+    public static final long MAX_REGION_SIZE = 256L * 1024 * 1024;
+    public static final long DEFAULT_REGION_SIZE = 4L * 1024 * 1024;
+    public static final int MAX_STRIPES = 1024;
+
+    public HeapConfig {
+        if (Long.bitCount(regionSize) != 1 || regionSize < MIN_REGION_SIZE || regionSize > MAX_REGION_SIZE) {
+            throw new IllegalArgumentException("regionSize " + regionSize + " is not a power of two from "
+                    + MIN_REGION_SIZE + " to " + MAX_REGION_SIZE);
+        }
+        if (Integer.bitCount(stripes) != 1 || stripes > MAX_STRIPES) {
+            throw new IllegalArgumentException("stripes " + stripes + " is not a power of two from 1 to "
+                    + MAX_STRIPES);
+        }
+        if (maxMappedBytes <= 0) {
+            throw new IllegalArgumentException("maxMappedBytes " + maxMappedBytes + " is not positive");
+        }
+        if (cachedRegions < 0) {
+            throw new IllegalArgumentException("cachedRegions " + cachedRegions + " is negative");
+        }
+    }
+
+    /** Two stripes per processor, rounded up to a power of two: enough that threads rarely wait for one another. */
+    public static int defaultStripes() {
+        int wanted = Math.min(MAX_STRIPES, 2 * Runtime.getRuntime().availableProcessors());
+        return Integer.highestOneBit(wanted - 1) << 1;
+    }
+
+    /** The default shape: 4 MiB regions, {@link #defaultStripes()}, no cap, one cached empty region per stripe. */
+    public static HeapConfig defaults() {
+        int stripes = defaultStripes();
+        return new HeapConfig(DEFAULT_REGION_SIZE, stripes, Long.MAX_VALUE, stripes);
+    }
+}

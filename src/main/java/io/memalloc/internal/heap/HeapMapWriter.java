@@ -1,0 +1,102 @@
+package io.memalloc.internal.heap;
+
+import io.memalloc.internal.heap.LargeBlocks.LargeBlock;
+import java.util.Locale;
+
+/**
+ * Draws a {@link Heap} as text: one entry per region, with a bar of its occupancy and a row per block, then the
+ * large blocks.
+ *
+ * <pre>
+ *  region 0x7f0c40000000 (4.0 MiB, stripe 1): 2 live blocks, 112 B in use
+ *    |#...............................................................|   # in use  + partly  . free
+ *    0x7f0c40000008  in use       80 B   64 B asked, align 16
+ *    0x7f0c40000058  in use       32 B   0 B asked, align 16
+ *    0x7f0c40000078  free      4.0 MiB
+ *  large 0x7f0c50000000: 6.0 MiB mapped, 5.0 MiB asked, align 16
+ * </pre>
+ *
+ * Each region's rows stop at {@link #ROWS_PER_REGION}; the bar always covers the whole region.
+ */
+final class HeapMapWriter {
+    static final int ROWS_PER_REGION = 24;
+    private static final int BAR_WIDTH = 64;
+
+    private final Heap heap;
+    private final StringBuilder out = new StringBuilder();
+
+    HeapMapWriter(Heap heap) {
+        this.heap = heap;
+    }
+
+    String write() {
+        HeapStats stats = heap.stats();
+        line("MemAlloc heap: %s mapped, %d regions (%d empty), %d large blocks; %d live allocations, %s asked",
+                Sizes.format(stats.mappedBytes()), stats.regionCount(), stats.emptyRegionCount(),
+                stats.largeBlockCount(), stats.allocationCount() - stats.freeCount(),
+                Sizes.format(stats.allocatedBytes()));
+        for (Stripe stripe : heap.stripes()) {
+            stripe.lock.lock();
+            try {
+                for (Region region : stripe.regions) {
+                    writeRegion(region);
+                }
+            } finally {
+                stripe.lock.unlock();
+            }
+        }
+        for (LargeBlock block : heap.large().all()) {
+            line("large 0x%x: %s mapped, %s asked, align %d", block.address(), Sizes.format(block.mappingSize()),
+                    Sizes.format(block.byteSize()), block.alignment());
+        }
+        return out.toString();
+    }
+
+    private void writeRegion(Region region) {
+        long cell = region.size / BAR_WIDTH;
+        long[] usedPerCell = new long[BAR_WIDTH];
+        long inUse = 0;
+        for (long block = region.firstBlock(); block < region.epilogue(); block += Block.size(block)) {
+            if (Block.isInUse(block)) {
+                long size = Block.size(block);
+                inUse += size;
+                for (long at = block; at < block + size; ) {
+                    int index = (int) ((at - region.base) / cell);
+                    long cellEnd = region.base + (index + 1) * cell;
+                    long upTo = Math.min(cellEnd, block + size);
+                    usedPerCell[index] += upTo - at;
+                    at = upTo;
+                }
+            }
+        }
+        line("%s: %d live blocks, %s in use", region, region.liveBlocks, Sizes.format(inUse));
+        StringBuilder bar = new StringBuilder("  |");
+        for (long used : usedPerCell) {
+            bar.append(used == 0 ? '.' : used == cell ? '#' : '+');
+        }
+        line("%s|   # in use  + partly  . free", bar);
+        int rows = 0;
+        long block = region.firstBlock();
+        for (; block < region.epilogue() && rows < ROWS_PER_REGION; block += Block.size(block), rows++) {
+            long size = Block.size(block);
+            if (Block.isInUse(block)) {
+                line("  0x%x  in use  %9s   %s asked, align %d", block, Sizes.format(size),
+                        Sizes.format(Block.byteSize(block)), Block.alignment(block));
+            } else {
+                line("  0x%x  free    %9s%s", block, Sizes.format(size), Block.isPurged(block) ? "   purged" : "");
+            }
+        }
+        int more = 0;
+        for (; block < region.epilogue(); block += Block.size(block)) {
+            more++;
+        }
+        if (more > 0) {
+            line("  ... and %d more blocks", more);
+        }
+    }
+
+    @SuppressWarnings("AnnotateFormatMethod") // Error Prone's @FormatMethod would be a run-time dependency
+    private void line(String format, Object... args) {
+        out.append(String.format(Locale.ROOT, format, args)).append('\n');
+    }
+}

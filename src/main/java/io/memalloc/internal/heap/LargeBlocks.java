@@ -1,0 +1,111 @@
+package io.memalloc.internal.heap;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The blocks too big for a region: each is a mapping of its own, with no header, found by its address.
+ *
+ * <pre>
+ *  address (aligned as asked)                           address + mappingSize
+ *  +---------------------------------------+-----------+
+ *  | payload: byteSize bytes               | unused    |   mappingSize: byteSize rounded up to the
+ *  +---------------------------------------+-----------+   OS granularity (page, or 64 KiB on Windows)
+ * </pre>
+ *
+ * <p>The registry is a concurrent map, so that a free is one atomic {@code remove}: two threads freeing the same
+ * block cannot both unmap it, and an address that is not here is refused without touching memory.
+ */
+final class LargeBlocks {
+    /**
+     * One large block.
+     *
+     * @param address     where the mapping and the payload start
+     * @param mappingSize bytes mapped
+     * @param byteSize    bytes asked for
+     * @param alignment   alignment asked for; reallocate keeps it
+     * @param dirtyEnd    bytes from {@code address} that were ever handed out: beyond them the mapping is zero
+     */
+    record LargeBlock(long address, long mappingSize, long byteSize, long alignment, long dirtyEnd) {
+        LargeBlock resized(long newByteSize) {
+            return new LargeBlock(address, mappingSize, newByteSize, alignment, Math.max(dirtyEnd, newByteSize));
+        }
+    }
+
+    private final ConcurrentHashMap<Long, LargeBlock> blocks = new ConcurrentHashMap<>();
+    private final AtomicLong allocatedBytes = new AtomicLong();
+    private final AtomicLong mappedBytes = new AtomicLong();
+    private final AtomicLong allocations = new AtomicLong();
+    private final AtomicLong frees = new AtomicLong();
+
+    void add(LargeBlock block) {
+        blocks.put(block.address(), block);
+        allocatedBytes.addAndGet(block.byteSize());
+        mappedBytes.addAndGet(block.mappingSize());
+        allocations.incrementAndGet();
+    }
+
+    /** Takes the block at {@code address} out, or returns null when there is none: the caller unmaps it. */
+    LargeBlock remove(long address) {
+        LargeBlock block = blocks.remove(address);
+        if (block != null) {
+            allocatedBytes.addAndGet(-block.byteSize());
+            mappedBytes.addAndGet(-block.mappingSize());
+            frees.incrementAndGet();
+        }
+        return block;
+    }
+
+    /** Takes the block at {@code address} out for a moment, to resize it; counters unchanged. Null when none. */
+    LargeBlock claim(long address) {
+        return blocks.remove(address);
+    }
+
+    /** Puts back a claimed block, resized. */
+    void putBack(LargeBlock before, LargeBlock after) {
+        blocks.put(after.address(), after);
+        allocatedBytes.addAndGet(after.byteSize() - before.byteSize());
+    }
+
+    LargeBlock find(long address) {
+        return blocks.get(address);
+    }
+
+    /** Takes every block out, for the caller to unmap: the heap is closing. */
+    List<LargeBlock> removeAll() {
+        List<LargeBlock> all = new ArrayList<>();
+        for (Long address : new ArrayList<>(blocks.keySet())) {
+            LargeBlock block = remove(address);
+            if (block != null) {
+                all.add(block);
+            }
+        }
+        return all;
+    }
+
+    List<LargeBlock> all() {
+        return new ArrayList<>(blocks.values());
+    }
+
+    int count() {
+        return blocks.size();
+    }
+
+    long allocatedBytes() {
+        return allocatedBytes.get();
+    }
+
+    long mappedBytes() {
+        return mappedBytes.get();
+    }
+
+    long allocations() {
+        return allocations.get();
+    }
+
+    long frees() {
+        return frees.get();
+    }
+}

@@ -1,0 +1,267 @@
+package io.memalloc.internal.heap;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * One lock, the regions it owns and the free blocks in them: the unit of concurrency of a {@link Heap}.
+ *
+ * <pre>
+ *  Stripe k
+ *  +-- lock ---------------------------------------------------------------+
+ *  | bins (FreeList): free blocks of every region below, by size class      |
+ *  | regions:  [region A] [region B] ...   (each region belongs to one stripe)
+ *  | counters: allocatedBytes, allocations, frees                          |
+ *  +-----------------------------------------------------------------------+
+ * </pre>
+ *
+ * <p>A thread allocates from the stripe its id hashes to, or from any other it can lock without waiting
+ * ({@link Heap#allocate}); a block always goes back to the stripe of its region. Every method here expects the caller
+ * to hold {@link #lock} and makes no system call: mapping and unmapping happen in {@link Heap}, outside the lock.
+ * {@link java.util.concurrent.locks.ReentrantLock} rather than {@code synchronized}, so that a virtual thread that
+ * waits does not pin its carrier on Java 22 and 23.
+ */
+final class Stripe {
+    final int index;
+    final ReentrantLock lock = new ReentrantLock();
+    final FreeList bins = new FreeList();
+    final List<Region> regions = new ArrayList<>();
+    private final RegionTable table;
+    private final EmptyRegions emptyRegions;
+
+    /** Bytes asked for by the live blocks of this stripe. */
+    long allocatedBytes;
+    long allocations;
+    long frees;
+
+    Stripe(int index, RegionTable table, EmptyRegions emptyRegions) {
+        this.index = index;
+        this.table = table;
+        this.emptyRegions = emptyRegions;
+    }
+
+    /**
+     * Takes a block for {@code byteSize} bytes at {@code alignment} from the free blocks of this stripe.
+     *
+     * @param blockSize {@link Block#sizeFor}{@code (byteSize)}
+     * @param zero      whether the payload must read as zero
+     * @return the payload address, or 0 when no free block fits
+     */
+    long allocate(long byteSize, long blockSize, long alignment, boolean zero) {
+        if (alignment <= Block.GRANULE) {
+            long block = bins.find(blockSize);
+            if (block == 0) {
+                return 0;
+            }
+            long size = Block.size(block);
+            bins.remove(block, size);
+            return takeBlock(block, size, Block.isPrevInUse(block), byteSize, blockSize, alignment, zero);
+        }
+        // The front gap before an aligned payload is either nothing or a free block of its own, so ask for enough
+        // to skip one more alignment step when the gap would be too small to be a block.
+        long block = bins.find(blockSize + alignment + Block.MIN_SIZE);
+        if (block == 0) {
+            return 0;
+        }
+        long size = Block.size(block);
+        boolean prevInUse = Block.isPrevInUse(block);
+        bins.remove(block, size);
+        long payload = Block.payload(block);
+        long aligned = (payload + alignment - 1) & -alignment;
+        long gap = aligned - payload;
+        if (gap != 0 && gap < Block.MIN_SIZE) {
+            gap += alignment;
+            aligned += alignment;
+        }
+        if (gap != 0) {
+            Block.setFree(block, gap, prevInUse);
+            bins.insert(block, gap);
+            block += gap;
+            size -= gap;
+            prevInUse = false;
+        }
+        return takeBlock(block, size, prevInUse, byteSize, blockSize, alignment, zero);
+    }
+
+    /** Makes the free, unlisted block an in-use block of {@code blockSize}, giving back what is left over. */
+    private long takeBlock(long block, long size, boolean prevInUse, long byteSize, long blockSize, long alignment,
+                           boolean zero) {
+        long end = splitTail(block, size, blockSize);
+        long used = end - block;
+        Block.setInUse(block, used, prevInUse, byteSize, alignment);
+        long payload = Block.payload(block);
+        Region region = regionOf(block);
+        if (region.liveBlocks++ == 0) {
+            emptyRegions.leave();
+        }
+        region.markLive(payload);
+        region.handOut(payload, payload + byteSize, end, zero);
+        allocatedBytes += byteSize;
+        allocations++;
+        return payload;
+    }
+
+    /**
+     * Cuts the block at {@code block} of {@code size} bytes down to {@code need} bytes when the rest can be a free
+     * block of its own, and lists that rest; else marks the next block's PREV_IN_USE.
+     *
+     * @return where the block now ends
+     */
+    private long splitTail(long block, long size, long need) {
+        long rest = size - need;
+        if (rest >= Block.MIN_SIZE) {
+            long tail = block + need;
+            Block.setFree(tail, rest, true);
+            bins.insert(tail, rest);
+            return tail;
+        }
+        Block.setPrevInUse(block + size, true);
+        return block + size;
+    }
+
+    /**
+     * Frees the in-use block whose payload is at {@code payload}, merging it with free neighbours.
+     *
+     * <p>The caller has checked with {@link Region#isLive} that it is one. When that leaves the region empty and the
+     * heap's cache of empty regions is full, the region leaves the stripe and the table and is returned for the
+     * caller to unmap once it has let go of the lock.
+     *
+     * @return a region to unmap, or null
+     */
+    Region free(Region region, long payload) {
+        long block = Block.ofPayload(payload);
+        long header = Block.header(block);
+        long size = Block.sizeOfHeader(header);
+        allocatedBytes -= Block.byteSize(block);
+        frees++;
+        region.clearLive(payload);
+        region.liveBlocks--;
+
+        long next = block + size;
+        if (!Block.isInUse(next)) {
+            long nextSize = Block.size(next);
+            bins.remove(next, nextSize);
+            size += nextSize;
+        }
+        boolean prevInUse = (header & Block.PREV_IN_USE) != 0;
+        if (!prevInUse) {
+            long prevSize = Block.prevFooter(block);
+            block -= prevSize;
+            bins.remove(block, prevSize);
+            size += prevSize;
+            prevInUse = Block.isPrevInUse(block);
+        }
+        if (region.liveBlocks == 0 && !emptyRegions.tryKeep()) {
+            detach(region);
+            return region;
+        }
+        Block.setFree(block, size, prevInUse);
+        bins.insert(block, size);
+        Block.setPrevInUse(block + size, false);
+        return null;
+    }
+
+    /**
+     * Resizes the in-use block at {@code payload} to hold {@code newByteSize} bytes without moving it: shrinking
+     * always works, growing works when the next block is free and big enough.
+     *
+     * @return whether it was resized; when not, nothing changed
+     */
+    boolean resizeInPlace(Region region, long payload, long newByteSize, long newBlockSize) {
+        long block = Block.ofPayload(payload);
+        long header = Block.header(block);
+        long size = Block.sizeOfHeader(header);
+        long oldByteSize = Block.byteSize(block);
+        long alignment = Block.alignment(block);
+        boolean prevInUse = (header & Block.PREV_IN_USE) != 0;
+        long end;
+        if (newBlockSize <= size) {
+            end = shrinkTail(block, size, newBlockSize);
+        } else {
+            long next = block + size;
+            if (Block.isInUse(next)) {
+                return false;
+            }
+            long nextSize = Block.size(next);
+            if (size + nextSize < newBlockSize) {
+                return false;
+            }
+            bins.remove(next, nextSize);
+            end = splitTail(block, size + nextSize, newBlockSize);
+        }
+        Block.setInUse(block, end - block, prevInUse, newByteSize, alignment);
+        if (newByteSize > oldByteSize) {
+            region.handOut(payload + oldByteSize, payload + newByteSize, end, true);
+        }
+        allocatedBytes += newByteSize - oldByteSize;
+        return true;
+    }
+
+    /** Gives back the tail of an in-use block beyond {@code need} bytes, merged with a free next block. */
+    private long shrinkTail(long block, long size, long need) {
+        long next = block + size;
+        boolean nextFree = !Block.isInUse(next);
+        long rest = size - need;
+        if (nextFree) {
+            long nextSize = Block.size(next);
+            bins.remove(next, nextSize);
+            rest += nextSize;
+        } else if (rest < Block.MIN_SIZE) {
+            return next;
+        }
+        long tail = block + need;
+        Block.setFree(tail, rest, true);
+        bins.insert(tail, rest);
+        Block.setPrevInUse(tail + rest, false);
+        return tail;
+    }
+
+    /** Adds a freshly mapped and {@link Region#initialize initialized} region, as one free block. */
+    void addRegion(Region region) {
+        regions.add(region);
+        emptyRegions.added();
+        bins.insert(region.firstBlock(), region.wholeBlockSize());
+    }
+
+    /** Takes every empty region out of this stripe, for the caller to unmap. */
+    List<Region> detachEmptyRegions() {
+        List<Region> empty = new ArrayList<>();
+        for (Region region : regions) {
+            if (region.liveBlocks == 0) {
+                empty.add(region);
+            }
+        }
+        for (Region region : empty) {
+            bins.remove(region.firstBlock(), region.wholeBlockSize());
+            emptyRegions.leave();
+            detach(region);
+        }
+        return empty;
+    }
+
+    /** Takes every region out of this stripe, in use or not: the heap is closing. */
+    List<Region> detachAll() {
+        List<Region> all = new ArrayList<>(regions);
+        for (Region region : all) {
+            if (region.liveBlocks == 0) {
+                emptyRegions.leave();
+            }
+            detach(region);
+        }
+        return all;
+    }
+
+    private void detach(Region region) {
+        regions.remove(region);
+        table.remove(region);
+        region.released = true;
+    }
+
+    /** The region of a block of this stripe. */
+    private Region regionOf(long block) {
+        Region region = table.find(block);
+        assert region != null && region.stripe == this : "block 0x" + Long.toHexString(block) + " not in stripe";
+        return region;
+    }
+}
