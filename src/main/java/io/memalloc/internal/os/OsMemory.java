@@ -54,12 +54,31 @@ public interface OsMemory {
      * @throws UnsupportedOperationException on an operating system MemAlloc does not know
      */
     static OsMemory system() {
+        if (SystemMemory.INSTANCE == null) {
+            throw new UnsupportedOperationException(SystemMemory.FAILURE.getMessage(), SystemMemory.FAILURE);
+        }
         return SystemMemory.INSTANCE;
     }
 
-    /** Holds the system's instance, created on first use. */
+    /**
+     * Holds the system's instance, created on first use; or why it could not be, so that every call of
+     * {@link #system()} throws a clear exception rather than a bare {@code NoClassDefFoundError}.
+     */
     final class SystemMemory {
-        static final OsMemory INSTANCE = forOsName(System.getProperty("os.name", ""));
+        static final OsMemory INSTANCE;
+        static final RuntimeException FAILURE;
+
+        static {
+            OsMemory instance = null;
+            RuntimeException failure = null;
+            try {
+                instance = forOsName(System.getProperty("os.name", ""));
+            } catch (RuntimeException e) {
+                failure = e;
+            }
+            INSTANCE = instance;
+            FAILURE = failure;
+        }
 
         private SystemMemory() {}
 

@@ -98,7 +98,8 @@ final class PosixDowncalls implements PosixCalls {
         return result == -1 ? -errnoOf(state) : result;
     }
 
+    /** The errno a failed call left; at least 1, so that a failure never reads as a result. */
     private static int errnoOf(MemorySegment state) {
-        return (int) ERRNO.get(state, 0L);
+        return Math.max(1, (int) ERRNO.get(state, 0L));
     }
 }

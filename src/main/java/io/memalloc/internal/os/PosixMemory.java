@@ -47,26 +47,27 @@ public final class PosixMemory implements OsMemory {
         long p = calls.mmap(0, length, PosixConstants.PROT_READ | PosixConstants.PROT_WRITE,
                 PosixConstants.MAP_PRIVATE | constants.mapAnonymous());
         if (p < 0) {
-            throw new OutOfMemoryError("mmap of " + length + " bytes failed: " + Errno.describe(-p));
+            throw new OutOfMemoryError("mmap of " + byteSize + " bytes aligned to " + alignment + " (" + length
+                    + " bytes mapped) failed: " + Errno.describe(-p));
         }
         long aligned = (p + alignment - 1) & -alignment;
         long head = aligned - p;
         long tail = extra - head;
-        if (head > 0) {
-            unmapOrThrow(p, head);
+        int result = head > 0 ? calls.munmap(p, head) : 0;
+        if (result == 0 && tail > 0) {
+            result = calls.munmap(aligned + byteSize, tail);
         }
-        if (tail > 0) {
-            unmapOrThrow(aligned + byteSize, tail);
+        if (result != 0) {
+            // Give back whatever is left of the mapping (munmap of a range partly unmapped already is fine).
+            calls.munmap(p, length);
+            throw new OutOfMemoryError("mmap of " + byteSize + " bytes aligned to " + alignment
+                    + ": trimming the alignment padding failed: " + Errno.describe(-result));
         }
         return aligned;
     }
 
     @Override
     public void unmap(long address, long byteSize) {
-        unmapOrThrow(address, byteSize);
-    }
-
-    private void unmapOrThrow(long address, long byteSize) {
         int result = calls.munmap(address, byteSize);
         if (result != 0) {
             throw new IllegalStateException("munmap(0x" + Long.toHexString(address) + ", " + byteSize

@@ -4,12 +4,13 @@ package io.memalloc.internal.os;
  * {@link OsMemory} on Windows: {@code VirtualAlloc} and {@code VirtualFree}.
  *
  * <p>Windows reserves address space in 64 KiB granules and can only release a reservation whole, so an alignment
- * above the granularity cannot be met by trimming as on POSIX. Instead: reserve {@code byteSize + alignment},
+ * above the granularity cannot be met by trimming as on POSIX. Instead: reserve {@code byteSize + alignment - granularity},
  * note the aligned address inside it, release the reservation, and reserve-and-commit exactly at the aligned
- * address. Another thread may take that range in between; then try again (mimalloc does the same on Windows 8,
+ * address. Another thread may take that range in between (VirtualAlloc then fails with
+ * {@code ERROR_INVALID_ADDRESS}); then try again (mimalloc does the same on Windows 8,
  * which lacks {@code VirtualAlloc2}).
  * <pre>
- *   probe:    |  reserve byteSize + alignment, PAGE_NOACCESS      |   then released
+ *   probe:    |  reserve byteSize + alignment - granularity, NOACCESS |   then released
  *                    ^alignUp(probe, alignment)
  *   final:           |  MEM_RESERVE | MEM_COMMIT, byteSize  |
  * </pre>
@@ -22,6 +23,8 @@ public final class WindowsMemory implements OsMemory {
     static final int MEM_RESET = 0x80000;
     static final int PAGE_NOACCESS = 0x01;
     static final int PAGE_READWRITE = 0x04;
+    /** What VirtualAlloc at a given address says when that range is already taken. */
+    static final int ERROR_INVALID_ADDRESS = 487;
     /** Tries at an aligned reservation before giving up; each lost race means another thread just mapped there. */
     static final int ALIGNED_TRIES = 16;
 
@@ -55,7 +58,8 @@ public final class WindowsMemory implements OsMemory {
         if (alignment <= granularity) {
             return commit(0, byteSize);
         }
-        long probeSize = byteSize + alignment;
+        // Any range of byteSize + alignment - granularity bytes holds an aligned range of byteSize.
+        long probeSize = byteSize + alignment - granularity;
         if (probeSize < 0) {
             throw new OutOfMemoryError("VirtualAlloc of " + byteSize + " bytes aligned to " + alignment + ": too large");
         }
@@ -69,6 +73,10 @@ public final class WindowsMemory implements OsMemory {
             long p = calls.virtualAlloc(aligned, byteSize, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
             if (p > 0) {
                 return p;
+            }
+            if (-p != ERROR_INVALID_ADDRESS) {
+                throw new OutOfMemoryError("VirtualAlloc of " + byteSize + " bytes at 0x" + Long.toHexString(aligned)
+                        + " failed: error " + -p);
             }
         }
         throw new OutOfMemoryError("VirtualAlloc of " + byteSize + " bytes aligned to " + alignment

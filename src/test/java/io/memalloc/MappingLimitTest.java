@@ -1,0 +1,131 @@
+package io.memalloc;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.memalloc.internal.os.OsMemory;
+import java.lang.foreign.MemorySegment;
+import org.junit.jupiter.api.Test;
+
+/** maxMappedBytes and a failing OS: OutOfMemoryError with a clear message, and the allocator keeps working. */
+class MappingLimitTest {
+
+    @Test
+    void aRequestOverTheCapIsOutOfMemoryAndNamesCapAndRequest() {
+        try (MemAlloc alloc = MemAlloc.builder().regionSize(64 * 1024).maxMappedBytes(128 * 1024).build()) {
+            MemorySegment first = alloc.allocate(100_000, 16);
+
+            assertThatThrownBy(() -> alloc.allocate(50_000, 16)).isInstanceOf(OutOfMemoryError.class)
+                    .hasMessageContaining("maxMappedBytes is 131072").hasMessageContaining("50000 bytes");
+            assertThat(alloc.stats().mappedBytes()).isEqualTo(102_400);
+
+            alloc.free(first);
+            MemorySegment second = alloc.allocate(50_000, 16);
+            Contents.fill(second, 7);
+            alloc.free(second);
+            alloc.verifyHeap();
+        }
+    }
+
+    @Test
+    void cachedEmptyRegionsAreGivenBackBeforeRefusing() {
+        try (MemAlloc alloc = MemAlloc.builder().regionSize(64 * 1024).maxMappedBytes(128 * 1024)
+                .cachedRegions(2).build()) {
+            alloc.free(alloc.allocate(1000, 16));
+            assertThat(alloc.stats().emptyRegionCount()).isEqualTo(1);
+
+            MemorySegment large = alloc.allocate(100_000, 16);
+
+            assertThat(alloc.stats().regionCount()).isZero();
+            assertThat(alloc.stats().mappedBytes()).isEqualTo(102_400);
+            alloc.free(large);
+            alloc.verifyHeap();
+        }
+    }
+
+    @Test
+    void smallRequestsFillTheCapAndThenFail() {
+        try (MemAlloc alloc = MemAlloc.builder().stripes(1).regionSize(64 * 1024).maxMappedBytes(128 * 1024)
+                .build()) {
+            int served = 0;
+            OutOfMemoryError refused = null;
+            java.util.List<MemorySegment> live = new java.util.ArrayList<>();
+            while (refused == null && served < 100) {
+                try {
+                    live.add(alloc.allocate(10_000, 16));
+                    served++;
+                } catch (OutOfMemoryError e) {
+                    refused = e;
+                }
+            }
+            assertThat(refused).isNotNull();
+            assertThat(served).isBetween(10, 12);
+            assertThat(alloc.stats().mappedBytes()).isEqualTo(128 * 1024);
+            alloc.verifyHeap();
+            for (MemorySegment segment : live) {
+                alloc.free(segment);
+            }
+            assertThat(alloc.allocate(10_000, 16).byteSize()).isEqualTo(10_000);
+        }
+    }
+
+    @Test
+    void aFailedMappingIsOutOfMemoryAndNothingIsCounted() {
+        FailingOsMemory os = new FailingOsMemory(OsMemory.system());
+        try (MemAlloc alloc = MemAlloc.builder().regionSize(64 * 1024).build(os)) {
+            os.failNextMap = true;
+            assertThatThrownBy(() -> alloc.allocate(100, 16)).isInstanceOf(OutOfMemoryError.class)
+                    .hasMessageContaining("injected");
+            assertThat(alloc.stats().mappedBytes()).isZero();
+            assertThat(alloc.stats().mapCount()).isZero();
+
+            os.failNextMap = true;
+            assertThatThrownBy(() -> alloc.allocate(1 << 20, 16)).isInstanceOf(OutOfMemoryError.class);
+
+            MemorySegment works = alloc.allocate(100, 16);
+            Contents.fill(works, 1);
+            alloc.free(works);
+            alloc.verifyHeap();
+            assertThat(alloc.stats().mapCount()).isEqualTo(1);
+        }
+    }
+
+    /** The system's OS memory, except that the next map fails when told to. */
+    private static final class FailingOsMemory implements OsMemory {
+        private final OsMemory real;
+        boolean failNextMap;
+
+        FailingOsMemory(OsMemory real) {
+            this.real = real;
+        }
+
+        @Override
+        public long pageSize() {
+            return real.pageSize();
+        }
+
+        @Override
+        public long granularity() {
+            return real.granularity();
+        }
+
+        @Override
+        public long map(long byteSize, long alignment) {
+            if (failNextMap) {
+                failNextMap = false;
+                throw new OutOfMemoryError("injected: mmap of " + byteSize + " bytes failed: errno 12 (ENOMEM)");
+            }
+            return real.map(byteSize, alignment);
+        }
+
+        @Override
+        public void unmap(long address, long byteSize) {
+            real.unmap(address, byteSize);
+        }
+
+        @Override
+        public void purge(long address, long byteSize) {
+            real.purge(address, byteSize);
+        }
+    }
+}

@@ -1,0 +1,71 @@
+package io.memalloc.internal.os;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledOnOs;
+import org.junit.jupiter.api.condition.OS;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * {@link OsMemory.SystemMemory#forOsName} and {@link OsMemory#system()}. Each implementation links the real
+ * downcalls when it is made, so only the current system's choice can be built here: {@link WindowsDowncalls}
+ * cannot even be initialized off Windows (its static capture-state handle names {@code GetLastError}, and it looks
+ * kernel32 up in its constructor), and the macOS constants ask the real {@code sysconf} for name 29.
+ */
+class OsMemorySystemTest {
+
+    @ParameterizedTest
+    @ValueSource(strings = {"Plan 9", "", "SunOS", "FreeBSD", "AIX"})
+    void anUnknownOsIsUnsupportedOperationExceptionNamingIt(String osName) {
+        assertThatThrownBy(() -> OsMemory.SystemMemory.forOsName(osName))
+                .isInstanceOf(UnsupportedOperationException.class)
+                .hasMessageContaining("os.name=" + osName);
+    }
+
+    @ParameterizedTest
+    @EnabledOnOs(OS.LINUX)
+    @ValueSource(strings = {"Linux", "linux", "LINUX"})
+    void linuxIsPosixMemory(String osName) {
+        OsMemory memory = OsMemory.SystemMemory.forOsName(osName);
+
+        assertThat(memory).isInstanceOf(PosixMemory.class);
+        assertThat(memory.pageSize()).isEqualTo(OsMemory.system().pageSize());
+    }
+
+    @Test
+    @EnabledOnOs(OS.MAC)
+    void macOsIsPosixMemory() {
+        assertThat(OsMemory.SystemMemory.forOsName("Mac OS X")).isInstanceOf(PosixMemory.class);
+    }
+
+    @Test
+    @EnabledOnOs(OS.LINUX)
+    void macOsOnLinuxPicksTheMacOsConstants() {
+        // On glibc, sysconf(29) is _SC_VERSION (a year and month such as 200809), not a page size: the macOS
+        // branch was taken with the macOS numbers and PosixMemory refuses the answer.
+        assertThatThrownBy(() -> OsMemory.SystemMemory.forOsName("Mac OS X"))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageStartingWith("macOS: sysconf(_SC_PAGESIZE) gave ");
+    }
+
+    @Test
+    @EnabledOnOs(OS.WINDOWS)
+    void windowsIsWindowsMemory() {
+        assertThat(OsMemory.SystemMemory.forOsName("Windows 11")).isInstanceOf(WindowsMemory.class);
+    }
+
+    @Test
+    void systemIsOneSharedInstanceForThisOs() {
+        OsMemory memory = OsMemory.system();
+
+        assertThat(OsMemory.system()).isSameAs(memory);
+        if (OS.current() == OS.WINDOWS) {
+            assertThat(memory).isInstanceOf(WindowsMemory.class);
+        } else {
+            assertThat(memory).isInstanceOf(PosixMemory.class);
+        }
+    }
+}
