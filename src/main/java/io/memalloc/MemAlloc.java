@@ -160,7 +160,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
      * that have a mapping of their own.
      *
      * {@snippet lang = text:
-     * MemAlloc heap: 4.0 MiB mapped, 1 regions (0 empty), 0 large blocks; 2 live allocations, 64 B asked
+     * MemAlloc heap: 4.0 MiB mapped; regions: 1 (0 empty); large blocks: 0; live allocations: 2, 64 B asked
      * region 0x7f0c40000000 (4.0 MiB, stripe 1): 2 live blocks, 112 B in use
      *   |+...............................................................|   # in use  + partly  . free
      *   0x7f0c40000008  in use       80 B   64 B asked, align 16

@@ -108,7 +108,7 @@ class LifecycleTest {
 
             String map = alloc.heapMap();
 
-            assertThat(map).contains("1 regions", "1 large blocks", "2 live allocations")
+            assertThat(map).contains("regions: 1 (0 empty)", "large blocks: 1", "live allocations: 2")
                     .contains("region 0x" + Long.toHexString(a.address() & -(64 * 1024)))
                     .contains("0x" + Long.toHexString(a.address() - 8) + "  in use")
                     .contains("64 B asked, align 16")

@@ -8,6 +8,7 @@ import java.util.Locale;
  * large blocks.
  *
  * <pre>
+ *  MemAlloc heap: 4.0 MiB mapped; regions: 1 (0 empty); large blocks: 0; live allocations: 2, 64 B asked
  *  region 0x7f0c40000000 (4.0 MiB, stripe 1): 2 live blocks, 112 B in use
  *    |#...............................................................|   # in use  + partly  . free
  *    0x7f0c40000008  in use       80 B   64 B asked, align 16
@@ -31,7 +32,7 @@ final class HeapMapWriter {
 
     String write() {
         HeapStats stats = heap.stats();
-        line("MemAlloc heap: %s mapped, %d regions (%d empty), %d large blocks; %d live allocations, %s asked",
+        line("MemAlloc heap: %s mapped; regions: %d (%d empty); large blocks: %d; live allocations: %d, %s asked",
                 Sizes.format(stats.mappedBytes()), stats.regionCount(), stats.emptyRegionCount(),
                 stats.largeBlockCount(), stats.allocationCount() - stats.freeCount(),
                 Sizes.format(stats.allocatedBytes()));
