@@ -267,7 +267,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
 
         /** How many lock stripes: a power of two from 1 to 1024; by default twice the processors, rounded up. */
         public Builder stripes(int stripes) {
-            if (Integer.bitCount(stripes) != 1 || stripes > HeapConfig.MAX_STRIPES) {
+            if (stripes < 1 || Integer.bitCount(stripes) != 1 || stripes > HeapConfig.MAX_STRIPES) {
                 throw new IllegalArgumentException("stripes " + stripes + " is not a power of two from 1 to "
                         + HeapConfig.MAX_STRIPES);
             }

@@ -235,43 +235,29 @@ public final class Heap {
                 && isLarge(Block.sizeFor(newByteSize), block.alignment())
                 && block.mappingSize() / 2 < needed;
         if (fits) {
-            LargeBlock resized = block.resized(newByteSize);
             zero(address + block.byteSize(), Math.min(newByteSize, block.dirtyEnd()) - block.byteSize());
-            large.putBack(block, resized);
+            putBack(block, block.resized(newByteSize));
             return address;
         }
         long moved;
         try {
             moved = allocate(newByteSize, block.alignment(), true);
         } catch (OutOfMemoryError | IllegalStateException e) {
-            large.putBack(block, block);
+            putBack(block, block);
             throw e;
         }
         copy(address, moved, Math.min(block.byteSize(), newByteSize));
-        large.putBack(block, block);
-        if (large.remove(address) != null) {
-            unmap(block.address(), block.mappingSize());
-        }
+        large.freeClaimed(block);
+        unmap(block.address(), block.mappingSize());
         return moved;
     }
 
-    /** The bytes asked for by the live block at {@code address}; reads its header only once it is known live. */
-    public long byteSize(long address) {
-        checkOpen();
-        Region region = table.find(address);
-        if (region == null) {
-            LargeBlock block = large.find(address);
-            if (block == null) {
-                throw notLive(address);
-            }
-            return block.byteSize();
-        }
-        region.stripe.lock.lock();
-        try {
-            checkLive(region, address);
-            return Block.byteSize(Block.ofPayload(address));
-        } finally {
-            region.stripe.lock.unlock();
+    /** Puts a claimed large block back, or unmaps it when the heap closed meanwhile (close did not see it). */
+    private void putBack(LargeBlock claimed, LargeBlock resized) {
+        large.putBack(claimed, resized);
+        if (closed.get() && large.remove(resized.address()) != null) {
+            unmap(resized.address(), resized.mappingSize());
+            throw closedException();
         }
     }
 

@@ -21,7 +21,7 @@ public record HeapConfig(long regionSize, int stripes, long maxMappedBytes, int 
             throw new IllegalArgumentException("regionSize " + regionSize + " is not a power of two from "
                     + MIN_REGION_SIZE + " to " + MAX_REGION_SIZE);
         }
-        if (Integer.bitCount(stripes) != 1 || stripes > MAX_STRIPES) {
+        if (stripes < 1 || Integer.bitCount(stripes) != 1 || stripes > MAX_STRIPES) {
             throw new IllegalArgumentException("stripes " + stripes + " is not a power of two from 1 to "
                     + MAX_STRIPES);
         }

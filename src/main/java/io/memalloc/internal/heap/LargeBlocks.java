@@ -49,24 +49,32 @@ final class LargeBlocks {
 
     /** Takes the block at {@code address} out, or returns null when there is none: the caller unmaps it. */
     LargeBlock remove(long address) {
-        LargeBlock block = blocks.remove(address);
+        LargeBlock block = claim(address);
         if (block != null) {
-            allocatedBytes.addAndGet(-block.byteSize());
-            mappedBytes.addAndGet(-block.mappingSize());
-            frees.incrementAndGet();
+            freeClaimed(block);
         }
         return block;
     }
 
-    /** Takes the block at {@code address} out for a moment, to resize it; counters unchanged. Null when none. */
+    /**
+     * Takes the block at {@code address} out for a moment, to resize or move it, with the counters unchanged; then
+     * either {@link #putBack} or {@link #freeClaimed}. Null when there is no such block.
+     */
     LargeBlock claim(long address) {
         return blocks.remove(address);
     }
 
-    /** Puts back a claimed block, resized. */
-    void putBack(LargeBlock before, LargeBlock after) {
-        blocks.put(after.address(), after);
-        allocatedBytes.addAndGet(after.byteSize() - before.byteSize());
+    /** Puts back a claimed block, resized or not. */
+    void putBack(LargeBlock claimed, LargeBlock resized) {
+        blocks.put(resized.address(), resized);
+        allocatedBytes.addAndGet(resized.byteSize() - claimed.byteSize());
+    }
+
+    /** Counts a claimed block as freed: the caller unmaps it. */
+    void freeClaimed(LargeBlock block) {
+        allocatedBytes.addAndGet(-block.byteSize());
+        mappedBytes.addAndGet(-block.mappingSize());
+        frees.incrementAndGet();
     }
 
     LargeBlock find(long address) {

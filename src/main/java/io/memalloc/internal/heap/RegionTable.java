@@ -13,7 +13,7 @@ import java.util.List;
  */
 final class RegionTable {
     private final int shift;
-    private volatile Snapshot snapshot = new Snapshot(new long[4], new Region[4]);
+    private volatile Snapshot snapshot = new Snapshot(new long[4], new Region[4], 0);
 
     RegionTable(long regionSize) {
         this.shift = Long.numberOfTrailingZeros(regionSize);
@@ -57,7 +57,7 @@ final class RegionTable {
     }
 
     int size() {
-        return all().size();
+        return snapshot.count;
     }
 
     private Snapshot build(List<Region> regions) {
@@ -73,7 +73,7 @@ final class RegionTable {
             keys[i] = key;
             slots[i] = r;
         }
-        return new Snapshot(keys, slots);
+        return new Snapshot(keys, slots, regions.size());
     }
 
     private static int hash(long key) {
@@ -84,10 +84,12 @@ final class RegionTable {
     private static final class Snapshot {
         final long[] keys;
         final Region[] regions;
+        final int count;
 
-        Snapshot(long[] keys, Region[] regions) {
+        Snapshot(long[] keys, Region[] regions, int count) {
             this.keys = keys;
             this.regions = regions;
+            this.count = count;
         }
     }
 }
