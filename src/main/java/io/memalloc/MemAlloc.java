@@ -1,5 +1,7 @@
 package io.memalloc;
 
+import io.memalloc.internal.arena.ArenaAllocator;
+import io.memalloc.internal.arena.ChunkPool;
 import io.memalloc.internal.heap.Heap;
 import io.memalloc.internal.heap.HeapConfig;
 import io.memalloc.internal.heap.HeapStats;
@@ -9,6 +11,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A thread-safe native-memory allocator: allocate, free and reallocate, served from regions MemAlloc maps from the
@@ -52,13 +55,21 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
     private final Arena arena;
     /** The address space in that scope: every segment handed out is a slice of it. */
     private final MemorySegment memory;
+    /** Zeroed first chunks for arenas. */
+    private final ChunkPool chunkPool;
+    /** Arenas open on this allocator; -1 once it is closed. */
+    private final AtomicInteger openArenas = new AtomicInteger();
 
     @SuppressWarnings("MustBeClosedChecker") // the arena lives as long as this allocator: close() closes it
     private MemAlloc(Heap heap, boolean global) {
         this.heap = heap;
         this.arena = global ? null : Arena.ofShared();
         this.memory = global ? AddressSpace.all() : AddressSpace.all(arena);
+        this.chunkPool = new ChunkPool(heap, FIRST_CHUNK_SIZE, 2 * heap.stripeCount());
     }
+
+    /** The size of an arena's first chunk, the chunks the pool keeps. */
+    private static final long FIRST_CHUNK_SIZE = 16 * 1024;
 
     /** The process-wide allocator, created on first use. Its segments have the global scope; it never closes. */
     public static MemAlloc global() {
@@ -138,6 +149,57 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
         return memory.asSlice(heap.reallocate(address, newByteSize), newByteSize);
     }
 
+    /**
+     * A new confined arena drawing on this allocator: only the calling thread may use and close it.
+     *
+     * @throws IllegalStateException if this allocator is closed
+     */
+    public MemArena newConfinedArena() {
+        arenaOpening();
+        return new MemArena(this, ArenaAllocator.confined(chunkPool, maxChunkSize(), this::arenaClosed), false);
+    }
+
+    /**
+     * A new shared arena drawing on this allocator: any thread may allocate in it, use its memory and close it.
+     *
+     * @throws IllegalStateException if this allocator is closed
+     */
+    public MemArena newSharedArena() {
+        arenaOpening();
+        return new MemArena(this, ArenaAllocator.shared(chunkPool, maxChunkSize(), this::arenaClosed), false);
+    }
+
+    /**
+     * A new automatic arena drawing on this allocator: its memory goes back once it and its segments are
+     * unreachable. Until then it counts as open, and this allocator cannot be closed.
+     *
+     * @throws IllegalStateException if this allocator is closed
+     */
+    public MemArena newAutoArena() {
+        arenaOpening();
+        return new MemArena(this, ArenaAllocator.auto(chunkPool, maxChunkSize(), this::arenaClosed), true);
+    }
+
+    /** The largest chunk an arena takes: a quarter of a region, so that chunks never need a mapping of their own. */
+    private long maxChunkSize() {
+        return heap.regionSize() / 4;
+    }
+
+    private void arenaOpening() {
+        for (int open = openArenas.get(); ; open = openArenas.get()) {
+            if (open < 0) {
+                throw new IllegalStateException("this MemAlloc is closed");
+            }
+            if (openArenas.compareAndSet(open, open + 1)) {
+                return;
+            }
+        }
+    }
+
+    private void arenaClosed() {
+        openArenas.decrementAndGet();
+    }
+
     /** The allocator's counters now; cheap enough to call often, consistent when no other thread allocates. */
     public AllocatorStats stats() {
         HeapStats s = heap.stats();
@@ -152,7 +214,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
      * @return the bytes given back
      */
     public long trim() {
-        return heap.trim();
+        return chunkPool.drain() + heap.trim();
     }
 
     /**
@@ -188,18 +250,26 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
      * {@link IllegalStateException}, as a closed arena's do.
      *
      * @throws UnsupportedOperationException on {@link #global()}
-     * @throws IllegalStateException         if it is closed already, or if one of its segments is in use by a
-     *                                       downcall (then nothing is unmapped)
+     * @throws IllegalStateException         if it is closed already, if an arena drawing on it is still open, or if
+     *                                       one of its segments is in use by a downcall (then nothing is unmapped)
      */
     @Override
     public void close() {
         if (arena == null) {
             throw new UnsupportedOperationException("MemAlloc.global() cannot be closed");
         }
-        if (heap.isClosed()) {
-            throw new IllegalStateException("this MemAlloc is closed already");
+        if (!openArenas.compareAndSet(0, -1)) {
+            int open = openArenas.get();
+            throw new IllegalStateException(open < 0 ? "this MemAlloc is closed already"
+                    : open + " arenas drawing on this MemAlloc are still open; close them first");
         }
-        arena.close();
+        try {
+            arena.close();
+        } catch (IllegalStateException e) {
+            openArenas.set(0);
+            throw e;
+        }
+        chunkPool.clear();
         heap.close();
     }
 
@@ -209,7 +279,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
                 + stats() + "]";
     }
 
-    private static void checkAllocation(long byteSize, long byteAlignment) {
+    static void checkAllocation(long byteSize, long byteAlignment) {
         checkSize(byteSize);
         if (byteAlignment <= 0 || Long.bitCount(byteAlignment) != 1) {
             throw new IllegalArgumentException("byteAlignment " + byteAlignment + " is not a power of two");

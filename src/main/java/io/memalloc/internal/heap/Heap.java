@@ -381,6 +381,10 @@ public final class Heap {
         return regionSize;
     }
 
+    public int stripeCount() {
+        return stripes.length;
+    }
+
     /** A new region for {@code stripe}, in the table but not yet in the stripe. */
     private Region mapRegion(Stripe stripe, long request) {
         long base = map(regionSize, regionSize, request);

@@ -24,4 +24,14 @@ public final class AddressSpace {
     public static MemorySegment all(Arena arena) {
         return MemorySegment.NULL.reinterpret(Long.MAX_VALUE, arena, null);
     }
+
+    /** The {@code byteSize} bytes at {@code address}, in the scope of {@code arena}. */
+    public static MemorySegment bind(long address, long byteSize, Arena arena) {
+        return MemorySegment.ofAddress(address).reinterpret(byteSize, arena, null);
+    }
+
+    /** Runs {@code action} when {@code arena} closes (for an automatic arena: once it is unreachable). */
+    public static void onClose(Arena arena, Runnable action) {
+        MemorySegment.NULL.reinterpret(0, arena, _ -> action.run());
+    }
 }

@@ -1,0 +1,119 @@
+package io.memalloc.internal.arena;
+
+import io.memalloc.internal.os.AddressSpace;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The memory behind one {@code MemArena}: a JDK arena for the scope (liveness, thread confinement, close), and
+ * chunks from a {@link ChunkPool} that allocations are sliced from.
+ *
+ * <pre>
+ *  scope  = jdkArena.scope()                    every segment below is bound to it, so closing the JDK arena
+ *                                               makes them all inaccessible at once
+ *  chunk 0 (pooled, 16 KiB) [##### slices #####|.......... zero ..........]
+ *  chunk 1 (2x)             [## slices ##|............ zero ..................]  &lt;- current: bump pointer
+ *  block (own)              [ one request too big for a chunk ]
+ * </pre>
+ *
+ * <p>A request is sliced from the current chunk; when it does not fit, the arena takes a chunk twice as big as the
+ * last (up to {@link #maxChunkSize}), or, for a request above a quarter of that, a block of its own. Closing closes
+ * the JDK arena first (which fails, changing nothing, while a downcall uses one of its segments), then gives back
+ * every chunk: O(chunks), not O(allocations).
+ *
+ * <p>Chunks are zero when taken, so a zeroed allocation costs no write at all; closing zeroes what was used.
+ */
+public abstract sealed class ArenaAllocator permits ConfinedArenaAllocator, SharedArenaAllocator {
+    /** Alignment of every chunk; larger alignments are met by padding inside it. */
+    static final long CHUNK_ALIGNMENT = 16;
+
+    final Arena jdkArena;
+    final ChunkPool pool;
+    final ArenaChunks chunks = new ArenaChunks();
+    private final long maxChunkSize;
+
+    ArenaAllocator(Arena jdkArena, ChunkPool pool, long maxChunkSize) {
+        this.jdkArena = jdkArena;
+        this.pool = pool;
+        this.maxChunkSize = maxChunkSize;
+    }
+
+    /** An allocator for one thread, over {@code Arena.ofConfined()}. */
+    public static ArenaAllocator confined(ChunkPool pool, long maxChunkSize, Runnable onRelease) {
+        return new ConfinedArenaAllocator(pool, maxChunkSize, onRelease);
+    }
+
+    /** An allocator for any thread, over {@code Arena.ofShared()}. */
+    public static ArenaAllocator shared(ChunkPool pool, long maxChunkSize, Runnable onRelease) {
+        return new SharedArenaAllocator(false, pool, maxChunkSize, onRelease);
+    }
+
+    /** An allocator for any thread over {@code Arena.ofAuto()}: its memory goes back once it is unreachable. */
+    public static ArenaAllocator auto(ChunkPool pool, long maxChunkSize, Runnable onRelease) {
+        return new SharedArenaAllocator(true, pool, maxChunkSize, onRelease);
+    }
+
+    /**
+     * A segment of {@code byteSize} bytes at {@code byteAlignment}, bound to {@link #scope()}; zero when
+     * {@code zero} is set. The caller has checked the arguments.
+     */
+    public abstract MemorySegment allocate(long byteSize, long byteAlignment, boolean zero);
+
+    /** Closes the scope, then gives back every chunk. */
+    public abstract void close();
+
+    /** Bytes handed out so far, alignment padding included. */
+    public abstract long allocatedBytes();
+
+    /** Chunks and blocks held. */
+    public abstract int chunkCount();
+
+    public final MemorySegment.Scope scope() {
+        return jdkArena.scope();
+    }
+
+    /** Whether a request needs a block of its own rather than a slice of a chunk. */
+    final boolean needsOwnBlock(long byteSize, long byteAlignment) {
+        return byteSize > maxChunkSize / 4 || byteAlignment > maxChunkSize / 4;
+    }
+
+    /** Takes a block of its own for one request, bound to the scope. */
+    final MemorySegment ownBlock(long byteSize, long byteAlignment, boolean zero) {
+        long address = pool.allocate(byteSize, byteAlignment, zero);
+        chunks.add(new Chunk(address, byteSize, false, byteSize));
+        return AddressSpace.bind(address, byteSize, jdkArena);
+    }
+
+    /**
+     * Takes a new chunk able to hold {@code byteSize} bytes at {@code byteAlignment}: the pool's first-chunk size
+     * for an arena's first chunk, else twice the last one, up to {@link #maxChunkSize}.
+     */
+    final Chunk newChunk(long byteSize, long byteAlignment, long lastChunkSize) {
+        long needed = byteSize + Math.max(0, byteAlignment - CHUNK_ALIGNMENT);
+        Chunk chunk;
+        if (lastChunkSize == 0 && needed <= pool.chunkSize()) {
+            chunk = new Chunk(pool.take(), pool.chunkSize(), true, 0);
+        } else {
+            long size = Math.max(Math.max(2 * lastChunkSize, pool.chunkSize()), needed);
+            size = Math.min(maxChunkSize, size);
+            chunk = new Chunk(pool.allocate(size, CHUNK_ALIGNMENT, true), size, false, 0);
+        }
+        chunks.add(chunk);
+        return chunk;
+    }
+
+    /** Binds a chunk to the scope, once: every slice of it is a slice of this segment. */
+    final MemorySegment bind(Chunk chunk) {
+        return AddressSpace.bind(chunk.base, chunk.size, jdkArena);
+    }
+
+    /** Where a slice of {@code byteSize} at {@code byteAlignment} starts in {@code chunk} past {@code used}, or -1. */
+    static long fit(Chunk chunk, long used, long byteSize, long byteAlignment) {
+        long start = (chunk.base + used + byteAlignment - 1) & -byteAlignment;
+        return byteSize <= chunk.base + chunk.size - start ? start - chunk.base : -1;
+    }
+
+    static IllegalStateException alreadyClosed() {
+        return new IllegalStateException("Already closed");
+    }
+}

@@ -1,0 +1,53 @@
+package io.memalloc.internal.arena;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Every chunk and block an arena holds, as addresses only, and how to give them all back when it closes.
+ *
+ * <p>It holds no segment: for an automatic arena it is what the cleanup action keeps alive, and a segment would keep
+ * the arena's scope reachable, so that it could never be collected. Not thread-safe: a confined arena uses it from
+ * its thread, a shared one under its lock.
+ */
+final class ArenaChunks {
+    private final List<Chunk> chunks = new ArrayList<>();
+    private boolean released;
+
+    void add(Chunk chunk) {
+        chunks.add(chunk);
+    }
+
+    int count() {
+        return chunks.size();
+    }
+
+    /** Bytes handed out, alignment padding included. */
+    long usedBytes() {
+        long used = 0;
+        for (Chunk chunk : chunks) {
+            used += chunk.used();
+        }
+        return used;
+    }
+
+    /**
+     * Gives everything back: a pooled chunk is zeroed as far as it was used and returned to the pool, so that the
+     * next arena finds it zero; the rest goes back to the heap, which zeroes recycled bytes when it hands them out.
+     */
+    void release(ChunkPool pool) {
+        if (released) {
+            return;
+        }
+        released = true;
+        for (Chunk chunk : chunks) {
+            if (chunk.pooled) {
+                ChunkPool.zero(chunk.base, chunk.used());
+                pool.give(chunk.base);
+            } else {
+                pool.free(chunk.base);
+            }
+        }
+        chunks.clear();
+    }
+}

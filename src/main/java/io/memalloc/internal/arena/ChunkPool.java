@@ -1,0 +1,116 @@
+package io.memalloc.internal.arena;
+
+import io.memalloc.internal.heap.Heap;
+import io.memalloc.internal.os.AddressSpace;
+import java.util.concurrent.atomic.AtomicLongArray;
+
+/**
+ * Where arenas get their chunks: first chunks of {@link #chunkSize()} bytes, all zero, kept for the next arena; other
+ * sizes straight from the {@link Heap}.
+ *
+ * <pre>
+ *  slots:  [ addr | 0 | addr | 0 | ... ]      each non-zero slot: a chunk of chunkSize bytes, every byte zero
+ *            ^ take: CAS addr -&gt; 0            ^ give back: CAS 0 -&gt; addr (when all are full: free to the heap)
+ * </pre>
+ *
+ * <p>A thread that opens and closes arenas in a loop takes and gives back the same chunk: no lock, no system call,
+ * no mapping per arena. Chunks are zero in the pool because an arena zeroes the bytes it used when it closes
+ * ({@link ArenaChunks#release}): that costs what was used, not the whole chunk, and no arena ever sees another's
+ * bytes. A thread starts its search at a slot picked by its id, so threads rarely touch the same slot.
+ *
+ * <p>Pooled chunks are live blocks of the heap: they count in its {@code allocatedBytes} until {@link #drain}.
+ */
+public final class ChunkPool {
+    private final Heap heap;
+    private final long chunkSize;
+    private final AtomicLongArray slots;
+
+    /**
+     * @param chunkSize the size of first chunks, the only ones pooled
+     * @param slotCount how many chunks the pool holds at most: a power of two
+     */
+    public ChunkPool(Heap heap, long chunkSize, int slotCount) {
+        if (Integer.bitCount(slotCount) != 1) {
+            throw new IllegalArgumentException("slotCount " + slotCount + " is not a power of two");
+        }
+        this.heap = heap;
+        this.chunkSize = chunkSize;
+        this.slots = new AtomicLongArray(slotCount);
+    }
+
+    public long chunkSize() {
+        return chunkSize;
+    }
+
+    /** A zeroed chunk of {@link #chunkSize()} bytes. */
+    long take() {
+        int n = slots.length();
+        int start = startSlot(n);
+        for (int i = 0; i < n; i++) {
+            int slot = (start + i) & (n - 1);
+            long address = slots.get(slot);
+            if (address != 0 && slots.compareAndSet(slot, address, 0)) {
+                return address;
+            }
+        }
+        return heap.allocate(chunkSize, ArenaAllocator.CHUNK_ALIGNMENT, true);
+    }
+
+    /** Takes back a chunk of {@link #chunkSize()} bytes whose every byte is zero. */
+    void give(long address) {
+        int n = slots.length();
+        int start = startSlot(n);
+        for (int i = 0; i < n; i++) {
+            int slot = (start + i) & (n - 1);
+            if (slots.get(slot) == 0 && slots.compareAndSet(slot, 0, address)) {
+                return;
+            }
+        }
+        heap.free(address);
+    }
+
+    /** A chunk of another size, zeroed as far as the heap recycled it. */
+    long allocate(long byteSize, long alignment, boolean zero) {
+        return heap.allocate(byteSize, alignment, zero);
+    }
+
+    void free(long address) {
+        heap.free(address);
+    }
+
+    /**
+     * Gives every pooled chunk back to the heap.
+     *
+     * @return the bytes given back
+     */
+    public long drain() {
+        long drained = 0;
+        for (int slot = 0; slot < slots.length(); slot++) {
+            long address = slots.getAndSet(slot, 0);
+            if (address != 0) {
+                heap.free(address);
+                drained += chunkSize;
+            }
+        }
+        return drained;
+    }
+
+    /** Forgets the pooled chunks without freeing them: the heap is about to unmap everything. */
+    public void clear() {
+        for (int slot = 0; slot < slots.length(); slot++) {
+            slots.set(slot, 0);
+        }
+    }
+
+    private static int startSlot(int n) {
+        long id = Thread.currentThread().threadId();
+        return (int) ((id * 0x9E3779B97F4A7C15L) >>> 32) & (n - 1);
+    }
+
+    /** Zeroes {@code byteSize} bytes of a chunk at {@code address}. */
+    static void zero(long address, long byteSize) {
+        if (byteSize > 0) {
+            AddressSpace.all().asSlice(address, byteSize).fill((byte) 0);
+        }
+    }
+}

@@ -1,0 +1,137 @@
+package io.memalloc.internal.arena;
+
+import io.memalloc.internal.os.AddressSpace;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The allocator of a shared or automatic arena: any thread may allocate at once. The bump pointer is the current
+ * chunk's {@code used}, advanced with a CAS; taking a new chunk, and closing, hold a lock.
+ *
+ * <p>An automatic arena's memory goes back when the JDK arena's scope becomes unreachable: the release action is
+ * registered with it and keeps only the {@link ArenaChunks} (addresses, no segments), so it does not keep the scope
+ * alive itself.
+ */
+final class SharedArenaAllocator extends ArenaAllocator {
+    /**
+     * The chunk slices come from, and its segment bound to the scope, swapped together. A class, not a record:
+     * threads compare it by identity to see whether another one swapped it.
+     */
+    private static final class Current {
+        private final Chunk chunk;
+        private final MemorySegment segment;
+
+        Current(Chunk chunk, MemorySegment segment) {
+            this.chunk = chunk;
+            this.segment = segment;
+        }
+
+        Chunk chunk() {
+            return chunk;
+        }
+
+        MemorySegment segment() {
+            return segment;
+        }
+    }
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Runnable onRelease;
+    private volatile Current current;
+    private volatile boolean closed;
+
+    @SuppressWarnings("MustBeClosedChecker") // a shared JDK arena is closed by close(); an automatic one by the GC
+    SharedArenaAllocator(boolean automatic, ChunkPool pool, long maxChunkSize, Runnable onRelease) {
+        super(automatic ? Arena.ofAuto() : Arena.ofShared(), pool, maxChunkSize);
+        this.onRelease = onRelease;
+        if (automatic) {
+            AddressSpace.onClose(jdkArena, releaseAction(chunks, pool, onRelease));
+        }
+    }
+
+    /** Built in a static method, so that it cannot capture {@code this} and with it the scope. */
+    private static Runnable releaseAction(ArenaChunks chunks, ChunkPool pool, Runnable onRelease) {
+        return () -> {
+            chunks.release(pool);
+            onRelease.run();
+        };
+    }
+
+    @Override
+    public MemorySegment allocate(long byteSize, long byteAlignment, boolean zero) {
+        while (true) {
+            if (closed) {
+                throw alreadyClosed();
+            }
+            Current c = current;
+            if (c != null) {
+                long used = c.chunk().used();
+                long offset = fit(c.chunk(), used, byteSize, byteAlignment);
+                if (offset >= 0) {
+                    if (c.chunk().casUsed(used, offset + byteSize)) {
+                        return c.segment().asSlice(offset, byteSize);
+                    }
+                    continue;
+                }
+            }
+            MemorySegment own = refill(c, byteSize, byteAlignment, zero);
+            if (own != null) {
+                return own;
+            }
+        }
+    }
+
+    /** Takes a new chunk unless another thread did meanwhile; or, for a big request, returns a block of its own. */
+    private MemorySegment refill(Current seen, long byteSize, long byteAlignment, boolean zero) {
+        lock.lock();
+        try {
+            if (closed) {
+                throw alreadyClosed();
+            }
+            if (needsOwnBlock(byteSize, byteAlignment)) {
+                return ownBlock(byteSize, byteAlignment, zero);
+            }
+            if (current == seen) {
+                Chunk chunk = newChunk(byteSize, byteAlignment, seen == null ? 0 : seen.chunk().size);
+                current = new Current(chunk, bind(chunk));
+            }
+            return null;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void close() {
+        lock.lock();
+        try {
+            jdkArena.close(); // IllegalStateException here (closed already, or in use by a downcall) changes nothing
+            closed = true;
+            chunks.release(pool);
+        } finally {
+            lock.unlock();
+        }
+        onRelease.run();
+    }
+
+    @Override
+    public long allocatedBytes() {
+        lock.lock();
+        try {
+            return chunks.usedBytes();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public int chunkCount() {
+        lock.lock();
+        try {
+            return chunks.count();
+        } finally {
+            lock.unlock();
+        }
+    }
+}
