@@ -1,0 +1,88 @@
+package io.memalloc;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** Many arena lifetimes: a steady state with nothing mapped per arena, and no byte of one arena seen in the next. */
+class MemArenaLifecycleTest {
+
+    @ParameterizedTest
+    @ValueSource(strings = {"confined", "shared"})
+    void thousandsOfArenasReachASteadyStateAndNeverSeeEachOthersBytes(String kind) {
+        try (MemAlloc alloc = MemAlloc.builder().build()) {
+            long[] sizes = {0, 8, 64, 1000, 5000, 20_000, 300_000};
+            long mapsAfterWarmUp = -1;
+            long mappedAfterWarmUp = -1;
+            for (int round = 0; round < 5_000; round++) {
+                try (MemArena arena = kind.equals("confined") ? alloc.newConfinedArena() : alloc.newSharedArena()) {
+                    int count = 1 + round % 40;
+                    for (int i = 0; i < count; i++) {
+                        long size = sizes[(round + i) % sizes.length];
+                        MemorySegment segment = arena.allocate(size, 1L << ((round + i) % 7));
+                        assertThat(Contents.firstMismatch(segment, 0)).as("round %d, %d bytes", round, size)
+                                .isEqualTo(-1);
+                        Contents.fill(segment, 0xA5);
+                    }
+                    MemorySegment uninitialized = arena.allocateUninitialized(128, 8);
+                    Contents.fill(uninitialized, 0x5A);
+                }
+                if (round == 500) {
+                    mapsAfterWarmUp = alloc.stats().mapCount();
+                    mappedAfterWarmUp = alloc.stats().mappedBytes();
+                }
+            }
+            assertThat(alloc.stats().mapCount()).isEqualTo(mapsAfterWarmUp);
+            assertThat(alloc.stats().mappedBytes()).isEqualTo(mappedAfterWarmUp);
+            alloc.verifyHeap();
+        }
+    }
+
+    @Test
+    void anOpenArenasChunksCountInTheAllocatorsStats() {
+        try (MemAlloc alloc = MemAlloc.builder().build()) {
+            MemArena arena = alloc.newSharedArena();
+            arena.allocate(100_000, 8);
+            arena.allocate(64, 8);
+            long withArena = alloc.stats().allocatedBytes();
+            assertThat(withArena).isGreaterThanOrEqualTo(100_064);
+            assertThat(arena.chunkCount()).isEqualTo(2);
+            assertThat(arena.allocatedBytes()).isGreaterThanOrEqualTo(100_064);
+
+            arena.close();
+            alloc.trim();
+
+            assertThat(alloc.stats().allocatedBytes()).isZero();
+        }
+    }
+
+    @Test
+    void anAutomaticArenasMemoryGoesBackOnceItIsUnreachable() {
+        MemAlloc alloc = MemAlloc.builder().build();
+        openAndDropAutoArena(alloc);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        boolean closed = false;
+        while (!closed && System.nanoTime() < deadline) {
+            System.gc();
+            try {
+                alloc.close(); // refused while the automatic arena is still counted as open
+                closed = true;
+            } catch (IllegalStateException stillOpen) {
+                assertThat(stillOpen).hasMessageContaining("arenas drawing on this MemAlloc are still open");
+            }
+        }
+        assertThat(closed).as("the automatic arena was collected and its memory went back").isTrue();
+        assertThat(alloc.stats().mappedBytes()).isZero();
+    }
+
+    private static void openAndDropAutoArena(MemAlloc alloc) {
+        MemArena arena = alloc.newAutoArena();
+        MemorySegment segment = arena.allocate(1000, 8);
+        Contents.fill(segment, 1);
+        assertThat(alloc.stats().allocatedBytes()).isPositive();
+    }
+}
