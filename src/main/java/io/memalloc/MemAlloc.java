@@ -71,14 +71,38 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
     /** The size of an arena's first chunk, the chunks the pool keeps. */
     private static final long FIRST_CHUNK_SIZE = 16 * 1024;
 
-    /** The process-wide allocator, created on first use. Its segments have the global scope; it never closes. */
+    /**
+     * The process-wide allocator, created on first use. Its segments have the global scope; it never closes.
+     *
+     * @throws UnsupportedOperationException when MemAlloc cannot run here (an OS it does not know, or no native
+     *                                       access), with the reason
+     */
     public static MemAlloc global() {
+        if (Global.INSTANCE == null) {
+            throw new UnsupportedOperationException(Global.FAILURE.getMessage(), Global.FAILURE);
+        }
         return Global.INSTANCE;
     }
 
-    /** Holds the global allocator, so that it is made on first use only. */
+    /**
+     * Holds the global allocator, made on first use only; or why it could not be made, so that every call says so
+     * rather than a bare {@code NoClassDefFoundError} after the first.
+     */
     private static final class Global {
-        static final MemAlloc INSTANCE = new MemAlloc(new Heap(OsMemory.system(), HeapConfig.defaults()), true);
+        static final MemAlloc INSTANCE;
+        static final RuntimeException FAILURE;
+
+        static {
+            MemAlloc instance = null;
+            RuntimeException failure = null;
+            try {
+                instance = new MemAlloc(new Heap(OsMemory.system(), HeapConfig.defaults()), true);
+            } catch (RuntimeException e) {
+                failure = e;
+            }
+            INSTANCE = instance;
+            FAILURE = failure;
+        }
 
         private Global() {}
     }

@@ -14,12 +14,14 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /**
  * Several threads at once, each filling its blocks with its own byte and checking them before it frees them, and
  * handing some blocks to the other threads to free. A block handed out twice, or memory shared by two blocks,
  * breaks a pattern. The work is a fixed number of operations per thread; the time limit only guards a hang.
  */
+@Timeout(120) // guards a hang only
 class ConcurrencyTest {
     private static final int THREADS = 4;
     private static final int OPERATIONS = 20_000;

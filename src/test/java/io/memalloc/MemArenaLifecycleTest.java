@@ -5,10 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** Many arena lifetimes: a steady state with nothing mapped per arena, and no byte of one arena seen in the next. */
+@Timeout(120) // guards a hang only
 class MemArenaLifecycleTest {
 
     @ParameterizedTest

@@ -1,5 +1,7 @@
 package io.memalloc.internal.heap;
 
+import java.util.Arrays;
+
 /**
  * The free blocks of one {@link Stripe}, in segregated lists with two levels of bitmaps: a two-level segregated fit
  * (TLSF, Masmano et al. 2004). Finding a block, inserting and removing one are O(1).
@@ -134,6 +136,13 @@ final class FreeList {
             secondLevels = secondLevelMap[firstLevel];
         }
         return heads[firstLevel * SECOND_LEVEL_COUNT + Integer.numberOfTrailingZeros(secondLevels)];
+    }
+
+    /** Forgets every block: their regions are gone. */
+    void clear() {
+        firstLevelMap = 0;
+        Arrays.fill(secondLevelMap, 0);
+        Arrays.fill(heads, 0);
     }
 
     /** Whether the bitmaps say {@code bin} is non-empty: for {@link HeapVerifier}. */

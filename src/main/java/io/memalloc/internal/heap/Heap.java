@@ -72,36 +72,33 @@ public final class Heap {
         }
         int home = homeStripe();
         for (int i = 0; i < stripes.length; i++) {
-            Stripe stripe = stripes[(home + i) & (stripes.length - 1)];
-            if (stripe.lock.tryLock()) {
-                try {
-                    checkOpen();
-                    long payload = stripe.allocate(byteSize, blockSize, alignment, zero);
-                    if (payload != 0) {
-                        return payload;
-                    }
-                } finally {
-                    stripe.lock.unlock();
-                }
-            }
-        }
-        Stripe stripe = stripes[home];
-        stripe.lock.lock();
-        try {
-            checkOpen();
-            long payload = stripe.allocate(byteSize, blockSize, alignment, zero);
+            long payload = allocateIn(stripes[(home + i) & (stripes.length - 1)], false, byteSize, blockSize,
+                    alignment, zero);
             if (payload != 0) {
                 return payload;
             }
-        } finally {
-            stripe.lock.unlock();
+        }
+        Stripe stripe = stripes[home];
+        long payload = allocateIn(stripe, true, byteSize, blockSize, alignment, zero);
+        if (payload != 0) {
+            return payload;
+        }
+        if (mappedBytes.get() > maxMappedBytes - regionSize) {
+            // Near the cap, a busy stripe skipped above may still hold a fitting block: wait for each in turn
+            // before mapping, so that OutOfMemoryError means the memory really is not there.
+            for (Stripe other : stripes) {
+                payload = allocateIn(other, true, byteSize, blockSize, alignment, zero);
+                if (payload != 0) {
+                    return payload;
+                }
+            }
         }
         Region region = mapRegion(stripe, byteSize);
         stripe.lock.lock();
         try {
             if (!closed.get()) {
                 stripe.addRegion(region);
-                long payload = stripe.allocate(byteSize, blockSize, alignment, zero);
+                payload = stripe.allocate(byteSize, blockSize, alignment, zero);
                 assert payload != 0 : "a fresh region must hold a block of " + blockSize;
                 return payload;
             }
@@ -111,6 +108,33 @@ public final class Heap {
         }
         unmap(region.base, region.size);
         throw closedException();
+    }
+
+    /**
+     * Allocates from {@code stripe}, waiting for its lock or not.
+     *
+     * @return the payload, or 0 when no free block fits or, not waiting, the lock is taken
+     */
+    private long allocateIn(Stripe stripe, boolean wait, long byteSize, long blockSize, long alignment,
+                            boolean zero) {
+        if (wait) {
+            stripe.lock.lock();
+            try {
+                checkOpen();
+                return stripe.allocate(byteSize, blockSize, alignment, zero);
+            } finally {
+                stripe.lock.unlock();
+            }
+        }
+        if (stripe.lock.tryLock()) {
+            try {
+                checkOpen();
+                return stripe.allocate(byteSize, blockSize, alignment, zero);
+            } finally {
+                stripe.lock.unlock();
+            }
+        }
+        return 0;
     }
 
     /**
@@ -243,13 +267,56 @@ public final class Heap {
         try {
             moved = allocate(newByteSize, block.alignment(), true);
         } catch (OutOfMemoryError | IllegalStateException e) {
-            putBack(block, block);
+            putBackAfter(e, block);
             throw e;
         }
-        copy(address, moved, Math.min(block.byteSize(), newByteSize));
+        try {
+            copyIntoLiveBlock(address, moved, Math.min(block.byteSize(), newByteSize));
+        } catch (IllegalStateException closedMeanwhile) {
+            putBackAfter(closedMeanwhile, block);
+            throw closedMeanwhile;
+        }
         large.freeClaimed(block);
         unmap(block.address(), block.mappingSize());
         return moved;
+    }
+
+    /** Puts back a claimed block after {@code failure}, which stays the exception thrown. */
+    private void putBackAfter(Throwable failure, LargeBlock block) {
+        try {
+            putBack(block, block);
+        } catch (IllegalStateException closed) {
+            failure.addSuppressed(closed);
+        }
+    }
+
+    /**
+     * Copies into {@code to}, a block just allocated, holding what keeps {@link #close} from unmapping it: its
+     * stripe's lock, or, for a large block, its claim.
+     *
+     * @throws IllegalStateException when the heap closed meanwhile
+     */
+    private void copyIntoLiveBlock(long from, long to, long byteSize) {
+        Region region = table.find(to);
+        if (region != null) {
+            region.stripe.lock.lock();
+            try {
+                checkOpen();
+                copy(from, to, byteSize);
+            } finally {
+                region.stripe.lock.unlock();
+            }
+            return;
+        }
+        LargeBlock target = large.claim(to);
+        if (target == null) {
+            throw closedException(); // only close takes a block we have not given out yet
+        }
+        try {
+            copy(from, to, byteSize);
+        } finally {
+            putBack(target, target);
+        }
     }
 
     /** Puts a claimed large block back, or unmaps it when the heap closed meanwhile (close did not see it). */
@@ -269,13 +336,15 @@ public final class Heap {
     public long trim() {
         checkOpen();
         long given = 0;
-        for (Region region : detachEmptyRegions()) {
-            unmap(region.base, region.size);
+        List<Region> empty = detachEmptyRegions();
+        unmapAll(empty, List.of());
+        for (Region region : empty) {
             given += region.size;
         }
         for (Stripe stripe : stripes) {
             stripe.lock.lock();
             try {
+                checkOpen(); // close empties the stripes: their free lists may name unmapped memory no more
                 given += purgeFreeBlocks(stripe);
             } finally {
                 stripe.lock.unlock();
@@ -343,6 +412,7 @@ public final class Heap {
 
     /** Checks every invariant of the heap; see {@link HeapVerifier}. */
     public void verify() {
+        checkOpen();
         new HeapVerifier(this).verify();
     }
 
@@ -364,13 +434,38 @@ public final class Heap {
                 stripe.lock.unlock();
             }
         }
-        for (Region region : regions) {
-            unmap(region.base, region.size);
-        }
-        for (LargeBlock block : large.removeAll()) {
-            unmap(block.address(), block.mappingSize());
-        }
+        unmapAll(regions, large.removeAll());
         return true;
+    }
+
+    /** Unmaps every one, even when one fails; then throws the first failure. */
+    private void unmapAll(List<Region> regions, List<LargeBlock> blocks) {
+        RuntimeException failure = null;
+        for (Region region : regions) {
+            try {
+                unmap(region.base, region.size);
+            } catch (RuntimeException e) {
+                failure = first(failure, e);
+            }
+        }
+        for (LargeBlock block : blocks) {
+            try {
+                unmap(block.address(), block.mappingSize());
+            } catch (RuntimeException e) {
+                failure = first(failure, e);
+            }
+        }
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    private static RuntimeException first(RuntimeException first, RuntimeException next) {
+        if (first == null) {
+            return next;
+        }
+        first.addSuppressed(next);
+        return first;
     }
 
     public boolean isClosed() {
@@ -388,10 +483,15 @@ public final class Heap {
     /** A new region for {@code stripe}, in the table but not yet in the stripe. */
     private Region mapRegion(Stripe stripe, long request) {
         long base = map(regionSize, regionSize, request);
-        Region region = new Region(base, regionSize, stripe);
-        region.initialize();
-        table.add(region);
-        return region;
+        try {
+            Region region = new Region(base, regionSize, stripe);
+            region.initialize();
+            table.add(region);
+            return region;
+        } catch (RuntimeException | Error e) { // a Java OutOfMemoryError for the region's bitmap, say
+            unmap(base, regionSize);
+            throw e;
+        }
     }
 
     /**
@@ -401,9 +501,7 @@ public final class Heap {
      */
     private long map(long byteSize, long alignment, long request) {
         if (!reserve(byteSize)) {
-            for (Region region : detachEmptyRegions()) {
-                unmap(region.base, region.size);
-            }
+            unmapAll(detachEmptyRegions(), List.of());
             if (!reserve(byteSize)) {
                 throw new OutOfMemoryError("MemAlloc: a request of " + request + " bytes needs a mapping of "
                         + Sizes.format(byteSize) + ", but " + Sizes.format(mappedBytes.get())
@@ -411,14 +509,15 @@ public final class Heap {
                         + ")");
             }
         }
+        long address;
         try {
-            long address = os.map(byteSize, alignment);
-            mapCount.incrementAndGet();
-            return address;
-        } catch (OutOfMemoryError e) {
+            address = os.map(byteSize, alignment);
+        } catch (RuntimeException | Error e) {
             mappedBytes.addAndGet(-byteSize);
             throw e;
         }
+        mapCount.incrementAndGet();
+        return address;
     }
 
     private boolean reserve(long byteSize) {
@@ -436,7 +535,7 @@ public final class Heap {
         unmapCount.incrementAndGet();
     }
 
-    private int homeStripe() {
+    int homeStripe() {
         long id = Thread.currentThread().threadId();
         return (int) ((id * 0x9E3779B97F4A7C15L) >>> 32) & (stripes.length - 1);
     }

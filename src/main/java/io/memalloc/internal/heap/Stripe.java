@@ -240,7 +240,7 @@ final class Stripe {
         return empty;
     }
 
-    /** Takes every region out of this stripe, in use or not: the heap is closing. */
+    /** Takes every region out of this stripe, in use or not, and forgets their blocks: the heap is closing. */
     List<Region> detachAll() {
         List<Region> all = new ArrayList<>(regions);
         for (Region region : all) {
@@ -249,6 +249,8 @@ final class Stripe {
             }
             detach(region);
         }
+        bins.clear();
+        allocatedBytes = 0;
         return all;
     }
 
