@@ -7,8 +7,10 @@ import java.util.function.Consumer;
 /** Runs one sample by name: {@code ./sample basic}. With no name, or {@code list}, says which there are. */
 public final class Samples {
     private static final Map<String, Consumer<String[]>> SAMPLES = new TreeMap<>(Map.of(
+            "arenas", Arenas::main,
             "basic", Basic::main,
-            "global", Global::main));
+            "global", Global::main,
+            "interop", Interop::main));
 
     private Samples() {}
 

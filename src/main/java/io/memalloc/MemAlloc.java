@@ -209,7 +209,11 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
         return heap.regionSize() / 4;
     }
 
+    /** Counts an arena opening on a private allocator (the global one never closes, so it need not count). */
     private void arenaOpening() {
+        if (arena == null) {
+            return;
+        }
         for (int open = openArenas.get(); ; open = openArenas.get()) {
             if (open < 0) {
                 throw new IllegalStateException("this MemAlloc is closed");
@@ -221,7 +225,9 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
     }
 
     private void arenaClosed() {
-        openArenas.decrementAndGet();
+        if (arena != null) {
+            openArenas.decrementAndGet();
+        }
     }
 
     /** The allocator's counters now; cheap enough to call often, consistent when no other thread allocates. */
