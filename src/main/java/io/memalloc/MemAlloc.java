@@ -155,6 +155,25 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
     }
 
     /**
+     * The address of a segment this allocator handed out, 0 for NULL.
+     *
+     * @throws IllegalArgumentException for a heap segment, or one in another scope: another allocator's, or a
+     *                                  {@link MemArena}'s, whose memory belongs to its arena until it closes
+     */
+    private long addressOf(MemorySegment segment) {
+        Objects.requireNonNull(segment, "segment");
+        if (!segment.isNative()) {
+            throw new IllegalArgumentException("a heap segment was not allocated by MemAlloc: " + segment);
+        }
+        long address = segment.address();
+        if (address != 0 && !segment.scope().equals(memory.scope())) {
+            throw new IllegalArgumentException("0x" + Long.toHexString(address) + " was not allocated by this"
+                    + " MemAlloc (its scope is another allocator's or an arena's): " + segment);
+        }
+        return address;
+    }
+
+    /**
      * Resizes the block that starts at {@code segment}'s address to {@code newByteSize} bytes: in place when it
      * can, else by moving it. The content is kept up to the smaller size, the alignment it was allocated with is
      * kept, and bytes past the old size read as zero. On {@link MemorySegment#NULL} it allocates. After it returns,
@@ -180,7 +199,12 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
      */
     public MemArena newConfinedArena() {
         arenaOpening();
-        return new MemArena(this, ArenaAllocator.confined(chunkPool, maxChunkSize(), this::arenaClosed), false);
+        try {
+            return new MemArena(this, ArenaAllocator.confined(chunkPool, maxChunkSize(), this::arenaClosed), false);
+        } catch (RuntimeException | Error e) {
+            arenaClosed();
+            throw e;
+        }
     }
 
     /**
@@ -190,7 +214,12 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
      */
     public MemArena newSharedArena() {
         arenaOpening();
-        return new MemArena(this, ArenaAllocator.shared(chunkPool, maxChunkSize(), this::arenaClosed), false);
+        try {
+            return new MemArena(this, ArenaAllocator.shared(chunkPool, maxChunkSize(), this::arenaClosed), false);
+        } catch (RuntimeException | Error e) {
+            arenaClosed();
+            throw e;
+        }
     }
 
     /**
@@ -201,7 +230,12 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
      */
     public MemArena newAutoArena() {
         arenaOpening();
-        return new MemArena(this, ArenaAllocator.auto(chunkPool, maxChunkSize(), this::arenaClosed), true);
+        try {
+            return new MemArena(this, ArenaAllocator.auto(chunkPool, maxChunkSize(), this::arenaClosed), true);
+        } catch (RuntimeException | Error e) {
+            arenaClosed();
+            throw e;
+        }
     }
 
     /** The largest chunk an arena takes: a quarter of a region, so that chunks never need a mapping of their own. */
@@ -320,14 +354,6 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
         if (byteSize < 0) {
             throw new IllegalArgumentException("byteSize " + byteSize + " is negative");
         }
-    }
-
-    private static long addressOf(MemorySegment segment) {
-        Objects.requireNonNull(segment, "segment");
-        if (!segment.isNative()) {
-            throw new IllegalArgumentException("a heap segment was not allocated by MemAlloc: " + segment);
-        }
-        return segment.address();
     }
 
     /**

@@ -100,7 +100,7 @@ class BadInputTest {
             foreign.fill((byte) 3);
 
             assertThatThrownBy(() -> alloc.free(foreign)).isInstanceOf(IllegalArgumentException.class)
-                    .hasMessageContaining("not the start of a live block");
+                    .hasMessageContaining("not allocated by this MemAlloc");
             assertThatThrownBy(() -> alloc.reallocate(foreign, 128)).isInstanceOf(IllegalArgumentException.class);
             assertThat(Contents.firstMismatch(foreign, 3)).isEqualTo(-1);
         }

@@ -40,14 +40,26 @@ final class ArenaChunks {
             return;
         }
         released = true;
+        RuntimeException failure = null;
         for (Chunk chunk : chunks) {
-            if (chunk.pooled) {
-                ChunkPool.zero(chunk.base, chunk.used());
-                pool.give(chunk.base);
-            } else {
-                pool.free(chunk.base);
+            try {
+                if (chunk.pooled) {
+                    ChunkPool.zero(chunk.base, chunk.used());
+                    pool.give(chunk.base);
+                } else {
+                    pool.free(chunk.base);
+                }
+            } catch (RuntimeException e) { // give back the rest all the same, then report the first failure
+                if (failure == null) {
+                    failure = e;
+                } else {
+                    failure.addSuppressed(e);
+                }
             }
         }
         chunks.clear();
+        if (failure != null) {
+            throw failure;
+        }
     }
 }

@@ -43,8 +43,9 @@ final class ConfinedArenaAllocator extends ArenaAllocator {
             throw alreadyClosed();
         }
         long start = (next + byteAlignment - 1) & -byteAlignment;
-        if (byteSize <= limit - start) {
-            next = start + byteSize;
+        long bump = Math.max(byteSize, 1); // zero-length segments get distinct addresses, as in the JDK
+        if (bump <= limit - start) {
+            next = start + bump;
             return segment.asSlice(start - base, byteSize);
         }
         return allocateSlow(byteSize, byteAlignment, zero);
@@ -59,32 +60,57 @@ final class ConfinedArenaAllocator extends ArenaAllocator {
             current.setUsed(next - base);
             lastSize = current.size;
         }
-        current = newChunk(byteSize, byteAlignment, lastSize);
-        segment = bind(current);
-        base = current.base;
-        next = base;
-        limit = base + current.size;
-        long start = (next + byteAlignment - 1) & -byteAlignment;
-        next = start + byteSize;
+        Chunk chunk = newChunk(byteSize + 1, byteAlignment, lastSize);
+        MemorySegment bound = bind(chunk); // before any field changes: if it throws, the arena is as it was
+        current = chunk;
+        segment = bound;
+        base = chunk.base;
+        limit = base + chunk.size;
+        long start = (base + byteAlignment - 1) & -byteAlignment;
+        next = start + Math.max(byteSize, 1);
         return segment.asSlice(start - base, byteSize);
     }
 
     @Override
     public void close() {
-        jdkArena.close(); // WrongThreadException or IllegalStateException here leave everything as it was
-        closed = true;
+        if (Thread.currentThread() != owner) {
+            throw new WrongThreadException("Attempted access outside owning thread");
+        }
+        if (closed) {
+            throw alreadyClosed();
+        }
+        closed = true; // a cleanup action run by the close below must not get memory from this arena
+        try {
+            jdkArena.close();
+        } catch (RuntimeException | Error e) {
+            if (jdkArena.scope().isAlive()) { // refused (in use by a downcall): nothing changed
+                closed = false;
+                throw e;
+            }
+            release(); // closed, but a cleanup action threw: the memory goes back all the same
+            throw e;
+        }
+        release();
+    }
+
+    private void release() {
         if (current != null) {
             current.setUsed(next - base);
         }
-        chunks.release(pool);
-        onRelease.run();
+        try {
+            chunks.release(pool);
+        } finally {
+            onRelease.run();
+        }
     }
 
+    /** From the owner thread only, as every other use of a confined arena. */
     @Override
     public long allocatedBytes() {
         return chunks.usedBytes() + (current == null ? 0 : next - base - current.used());
     }
 
+    /** From the owner thread only, as every other use of a confined arena. */
     @Override
     public int chunkCount() {
         return chunks.count();

@@ -3,6 +3,7 @@ package io.memalloc.internal.arena;
 import io.memalloc.internal.os.AddressSpace;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.ref.Reference;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -46,15 +47,24 @@ final class SharedArenaAllocator extends ArenaAllocator {
         super(automatic ? Arena.ofAuto() : Arena.ofShared(), pool, maxChunkSize);
         this.onRelease = onRelease;
         if (automatic) {
-            AddressSpace.onClose(jdkArena, releaseAction(chunks, pool, onRelease));
+            AddressSpace.onClose(jdkArena, releaseAction(lock, chunks, pool, onRelease));
         }
     }
 
-    /** Built in a static method, so that it cannot capture {@code this} and with it the scope. */
-    private static Runnable releaseAction(ArenaChunks chunks, ChunkPool pool, Runnable onRelease) {
+    /**
+     * Built in a static method, so that it cannot capture {@code this} and with it the scope. It takes the lock, which
+     * references nothing, so that the chunk list it reads on the cleaner thread is the one the arena wrote.
+     */
+    private static Runnable releaseAction(ReentrantLock lock, ArenaChunks chunks, ChunkPool pool,
+                                          Runnable onRelease) {
         return () -> {
-            chunks.release(pool);
-            onRelease.run();
+            lock.lock();
+            try {
+                chunks.release(pool);
+            } finally {
+                lock.unlock();
+                onRelease.run();
+            }
         };
     }
 
@@ -67,9 +77,10 @@ final class SharedArenaAllocator extends ArenaAllocator {
             Current c = current;
             if (c != null) {
                 long used = c.chunk().used();
-                long offset = fit(c.chunk(), used, byteSize, byteAlignment);
+                long offset = fit(c.chunk(), used, Math.max(byteSize, 1), byteAlignment);
                 if (offset >= 0) {
-                    if (c.chunk().casUsed(used, offset + byteSize)) {
+                    // At least one byte, so that zero-length segments get distinct addresses, as in the JDK.
+                    if (c.chunk().casUsed(used, offset + Math.max(byteSize, 1))) {
                         return c.segment().asSlice(offset, byteSize);
                     }
                     continue;
@@ -93,7 +104,7 @@ final class SharedArenaAllocator extends ArenaAllocator {
                 return ownBlock(byteSize, byteAlignment, zero);
             }
             if (current == seen) {
-                Chunk chunk = newChunk(byteSize, byteAlignment, seen == null ? 0 : seen.chunk().size);
+                Chunk chunk = newChunk(byteSize + 1, byteAlignment, seen == null ? 0 : seen.chunk().size);
                 current = new Current(chunk, bind(chunk));
             }
             return null;
@@ -104,15 +115,39 @@ final class SharedArenaAllocator extends ArenaAllocator {
 
     @Override
     public void close() {
+        // The JDK arena closes outside the lock: its close runs user cleanup actions, which must not wait on it.
+        try {
+            jdkArena.close();
+        } catch (RuntimeException | Error e) {
+            if (jdkArena.scope().isAlive()) { // refused (closed already, in use by a downcall): no change
+                throw e;
+            }
+            release(); // closed, but a cleanup action threw: the memory goes back all the same
+            throw e;
+        }
+        release();
+    }
+
+    /**
+     * Once the scope is closed: refuses later refills and gives everything back, a chunk a refill took included.
+     * Only the first call does anything: two threads may race to close, and the JDK tells the loser "closed" only
+     * after the winner closed the scope.
+     */
+    private void release() {
+        boolean first = false;
         lock.lock();
         try {
-            jdkArena.close(); // IllegalStateException here (closed already, or in use by a downcall) changes nothing
+            first = !closed;
             closed = true;
-            chunks.release(pool);
+            if (first) {
+                chunks.release(pool);
+            }
         } finally {
             lock.unlock();
+            if (first) {
+                onRelease.run();
+            }
         }
-        onRelease.run();
     }
 
     @Override
@@ -122,6 +157,7 @@ final class SharedArenaAllocator extends ArenaAllocator {
             return chunks.usedBytes();
         } finally {
             lock.unlock();
+            Reference.reachabilityFence(jdkArena); // an automatic arena must not be released while counted
         }
     }
 
@@ -132,6 +168,7 @@ final class SharedArenaAllocator extends ArenaAllocator {
             return chunks.count();
         } finally {
             lock.unlock();
+            Reference.reachabilityFence(jdkArena);
         }
     }
 }
