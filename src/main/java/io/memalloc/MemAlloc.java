@@ -198,13 +198,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
      * @throws IllegalStateException if this allocator is closed
      */
     public MemArena newConfinedArena() {
-        arenaOpening();
-        try {
-            return new MemArena(this, ArenaAllocator.confined(chunkPool, maxChunkSize(), this::arenaClosed), false);
-        } catch (RuntimeException | Error e) {
-            arenaClosed();
-            throw e;
-        }
+        return openArena(ArenaAllocator.Kind.CONFINED, false);
     }
 
     /**
@@ -213,13 +207,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
      * @throws IllegalStateException if this allocator is closed
      */
     public MemArena newSharedArena() {
-        arenaOpening();
-        try {
-            return new MemArena(this, ArenaAllocator.shared(chunkPool, maxChunkSize(), this::arenaClosed), false);
-        } catch (RuntimeException | Error e) {
-            arenaClosed();
-            throw e;
-        }
+        return openArena(ArenaAllocator.Kind.SHARED, false);
     }
 
     /**
@@ -229,9 +217,14 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
      * @throws IllegalStateException if this allocator is closed
      */
     public MemArena newAutoArena() {
+        return openArena(ArenaAllocator.Kind.AUTO, true);
+    }
+
+    private MemArena openArena(ArenaAllocator.Kind kind, boolean automatic) {
         arenaOpening();
         try {
-            return new MemArena(this, ArenaAllocator.auto(chunkPool, maxChunkSize(), this::arenaClosed), true);
+            return new MemArena(this, ArenaAllocator.open(kind, chunkPool, maxChunkSize(), this::arenaClosed),
+                    automatic);
         } catch (RuntimeException | Error e) {
             arenaClosed();
             throw e;

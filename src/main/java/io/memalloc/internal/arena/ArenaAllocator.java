@@ -38,19 +38,27 @@ public abstract sealed class ArenaAllocator permits ConfinedArenaAllocator, Shar
         this.maxChunkSize = maxChunkSize;
     }
 
-    /** An allocator for one thread, over {@code Arena.ofConfined()}. */
-    public static ArenaAllocator confined(ChunkPool pool, long maxChunkSize, Runnable onRelease) {
-        return new ConfinedArenaAllocator(pool, maxChunkSize, onRelease);
+    /** The kinds of JDK arena a MemArena can stand in for. */
+    public enum Kind {
+        /** One thread, over {@code Arena.ofConfined()}. */
+        CONFINED,
+        /** Any thread, over {@code Arena.ofShared()}. */
+        SHARED,
+        /** Any thread, over {@code Arena.ofAuto()}: its memory goes back once it is unreachable. */
+        AUTO
     }
 
-    /** An allocator for any thread, over {@code Arena.ofShared()}. */
-    public static ArenaAllocator shared(ChunkPool pool, long maxChunkSize, Runnable onRelease) {
-        return new SharedArenaAllocator(false, pool, maxChunkSize, onRelease);
-    }
-
-    /** An allocator for any thread over {@code Arena.ofAuto()}: its memory goes back once it is unreachable. */
-    public static ArenaAllocator auto(ChunkPool pool, long maxChunkSize, Runnable onRelease) {
-        return new SharedArenaAllocator(true, pool, maxChunkSize, onRelease);
+    /**
+     * An allocator of {@code kind} drawing on {@code pool}.
+     *
+     * @param onRelease run once every chunk has gone back
+     */
+    public static ArenaAllocator open(Kind kind, ChunkPool pool, long maxChunkSize, Runnable onRelease) {
+        return switch (kind) {
+            case CONFINED -> new ConfinedArenaAllocator(pool, maxChunkSize, onRelease);
+            case SHARED -> new SharedArenaAllocator(false, pool, maxChunkSize, onRelease);
+            case AUTO -> new SharedArenaAllocator(true, pool, maxChunkSize, onRelease);
+        };
     }
 
     /**
