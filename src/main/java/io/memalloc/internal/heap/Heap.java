@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
 
 /**
  * A heap: regions mapped from the OS, carved into blocks, spread over lock stripes; and large blocks, each a mapping
@@ -259,7 +260,7 @@ public final class Heap {
                 && isLarge(Block.sizeFor(newByteSize), block.alignment())
                 && block.mappingSize() / 2 < needed;
         if (fits) {
-            zero(address + block.byteSize(), Math.min(newByteSize, block.dirtyEnd()) - block.byteSize());
+            Block.zero(address + block.byteSize(), Math.min(newByteSize, block.dirtyEnd()) - block.byteSize());
             putBack(block, block.resized(newByteSize));
             return address;
         }
@@ -374,16 +375,21 @@ public final class Heap {
     }
 
     private List<Region> detachEmptyRegions() {
-        List<Region> empty = new ArrayList<>();
+        return detachFromEveryStripe(Stripe::detachEmptyRegions);
+    }
+
+    /** What {@code detach} takes out of each stripe, each under its lock, for the caller to unmap. */
+    private List<Region> detachFromEveryStripe(Function<Stripe, List<Region>> detach) {
+        List<Region> detached = new ArrayList<>();
         for (Stripe stripe : stripes) {
             stripe.lock.lock();
             try {
-                empty.addAll(stripe.detachEmptyRegions());
+                detached.addAll(detach.apply(stripe));
             } finally {
                 stripe.lock.unlock();
             }
         }
-        return empty;
+        return detached;
     }
 
     /** Counters summed over the stripes, each read under its lock. */
@@ -425,16 +431,7 @@ public final class Heap {
         if (!closed.compareAndSet(false, true)) {
             return false;
         }
-        List<Region> regions = new ArrayList<>();
-        for (Stripe stripe : stripes) {
-            stripe.lock.lock();
-            try {
-                regions.addAll(stripe.detachAll());
-            } finally {
-                stripe.lock.unlock();
-            }
-        }
-        unmapAll(regions, large.removeAll());
+        unmapAll(detachFromEveryStripe(Stripe::detachAll), large.removeAll());
         return true;
     }
 
@@ -564,10 +561,6 @@ public final class Heap {
 
     private static void copy(long from, long to, long byteSize) {
         MemorySegment.copy(AddressSpace.all(), from, AddressSpace.all(), to, byteSize);
-    }
-
-    private static void zero(long address, long byteSize) {
-        Block.zero(address, byteSize);
     }
 
     // For HeapVerifier and HeapMapWriter, which read a heap's parts under its locks.

@@ -77,10 +77,6 @@ final class LargeBlocks {
         frees.incrementAndGet();
     }
 
-    LargeBlock find(long address) {
-        return blocks.get(address);
-    }
-
     /** Takes every block out, for the caller to unmap: the heap is closing. */
     List<LargeBlock> removeAll() {
         List<LargeBlock> all = new ArrayList<>();

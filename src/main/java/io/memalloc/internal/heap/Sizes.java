@@ -3,10 +3,10 @@ package io.memalloc.internal.heap;
 import java.util.Locale;
 
 /** Byte counts for people: 64 B, 4.0 KiB, 1.5 MiB. */
-public final class Sizes {
+final class Sizes {
     private Sizes() {}
 
-    public static String format(long bytes) {
+    static String format(long bytes) {
         if (bytes < 1024) {
             return bytes + " B";
         }
