@@ -59,6 +59,8 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
     private final ChunkPool chunkPool;
     /** Arenas open on this allocator; -1 once it is closed. */
     private final AtomicInteger openArenas = new AtomicInteger();
+    /** What an arena runs once it has given its memory back: one object for all of them. */
+    private final Runnable arenaReleased = this::arenaClosed;
 
     @SuppressWarnings("MustBeClosedChecker") // the arena lives as long as this allocator: close() closes it
     private MemAlloc(Heap heap, boolean global) {
@@ -223,7 +225,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
     private MemArena openArena(ArenaAllocator.Kind kind, boolean automatic) {
         arenaOpening();
         try {
-            return new MemArena(this, ArenaAllocator.open(kind, chunkPool, maxChunkSize(), this::arenaClosed),
+            return new MemArena(this, ArenaAllocator.open(kind, chunkPool, maxChunkSize(), arenaReleased),
                     automatic);
         } catch (RuntimeException | Error e) {
             arenaClosed();

@@ -5,7 +5,6 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Supplier;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Mode;
@@ -30,20 +29,7 @@ import org.openjdk.jmh.annotations.State;
 public class ArenaLifecycle {
     /** The arenas compared. */
     public enum Kind {
-        JDK_CONFINED(Arena::ofConfined),
-        JDK_SHARED(Arena::ofShared),
-        JDK_AUTO(Arena::ofAuto),
-        JDK_SLICING(Arena::ofConfined),
-        MEM_CONFINED(MemArena::ofConfined),
-        MEM_SHARED(MemArena::ofShared),
-        MEM_AUTO(MemArena::ofAuto);
-
-        @SuppressWarnings("ImmutableEnumChecker") // a method reference: stateless
-        final Supplier<Arena> factory;
-
-        Kind(Supplier<Arena> factory) {
-            this.factory = factory;
-        }
+        JDK_CONFINED, JDK_SHARED, JDK_AUTO, JDK_SLICING, MEM_CONFINED, MEM_SHARED, MEM_AUTO;
 
         boolean automatic() {
             return this == JDK_AUTO || this == MEM_AUTO;
@@ -67,11 +53,24 @@ public class ArenaLifecycle {
         size = Long.parseLong(parts[1]);
     }
 
+    /** Each factory called as users call it: directly, so that the JIT sees the same code it would see there. */
+    @SuppressWarnings("MustBeClosedChecker") // the caller closes it (or drops an automatic one)
+    private Arena open() {
+        return switch (arena) {
+            case JDK_CONFINED, JDK_SLICING -> Arena.ofConfined();
+            case JDK_SHARED -> Arena.ofShared();
+            case JDK_AUTO -> Arena.ofAuto();
+            case MEM_CONFINED -> MemArena.ofConfined();
+            case MEM_SHARED -> MemArena.ofShared();
+            case MEM_AUTO -> MemArena.ofAuto();
+        };
+    }
+
     /** Returns the sum of the addresses, which keeps every allocation live at a cost of one add (a Blackhole per
      * segment would cost more than the allocation being measured). */
     @Benchmark
     public long lifecycle() {
-        Arena a = arena.factory.get();
+        Arena a = open();
         SegmentAllocator allocator = arena == Kind.JDK_SLICING
                 ? SegmentAllocator.slicingAllocator(a.allocate(count * size, 8))
                 : a;

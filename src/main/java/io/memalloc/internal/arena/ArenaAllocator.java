@@ -111,8 +111,8 @@ public abstract sealed class ArenaAllocator permits ConfinedArenaAllocator, Shar
     }
 
     /** Binds a chunk to the scope, once: every slice of it is a slice of this segment. */
-    final MemorySegment bind(Chunk chunk) {
-        return AddressSpace.bind(chunk.base, chunk.size, jdkArena);
+    final MemorySegment bind(long address, long byteSize) {
+        return AddressSpace.bind(address, byteSize, jdkArena);
     }
 
     /** Where a slice of {@code byteSize} at {@code byteAlignment} starts in {@code chunk} past {@code used}, or -1. */

@@ -11,19 +11,26 @@ import java.util.List;
  * its thread, a shared one under its lock.
  */
 final class ArenaChunks {
-    private final List<Chunk> chunks = new ArrayList<>();
+    /** Made with the first chunk: a confined arena whose requests fit in its pooled chunk never needs one. */
+    private List<Chunk> chunks;
     private boolean released;
 
     void add(Chunk chunk) {
+        if (chunks == null) {
+            chunks = new ArrayList<>();
+        }
         chunks.add(chunk);
     }
 
     int count() {
-        return chunks.size();
+        return chunks == null ? 0 : chunks.size();
     }
 
     /** Bytes handed out, alignment padding included. */
     long usedBytes() {
+        if (chunks == null) {
+            return 0;
+        }
         long used = 0;
         for (Chunk chunk : chunks) {
             used += chunk.used();
@@ -40,6 +47,9 @@ final class ArenaChunks {
             return;
         }
         released = true;
+        if (chunks == null) {
+            return;
+        }
         RuntimeException failure = null;
         for (Chunk chunk : chunks) {
             try {

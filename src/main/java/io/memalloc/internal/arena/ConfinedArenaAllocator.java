@@ -12,28 +12,52 @@ import java.lang.foreign.MemorySegment;
  *  | handed out             | free                          |
  *  +------------------------+-------------------------------+
  *  ^base                    ^next                           ^limit
+ *
+ *  pooled chunk  (taken when the arena opens)  --&gt;  chunks (more chunks and own blocks, made on the slow path)
  * </pre>
  *
  * The fast path is a thread check, an align-up, a compare and {@code asSlice}; no atomic, no lock, no write to
- * native memory (chunks are zero when taken).
+ * native memory (chunks are zero when taken). The arena takes its first chunk from the pool when it opens, so that
+ * an arena whose requests fit in it never runs the slow path: then nothing of the arena escapes the code that uses
+ * it, and the JIT can keep the arena, its scope and its segments out of the Java heap altogether.
  */
 final class ConfinedArenaAllocator extends ArenaAllocator {
     private final Thread owner = Thread.currentThread();
     private final Runnable onRelease;
-    private boolean closed;
+    /** The first chunk, from the pool and back to it at close. */
+    private final long pooledBase;
+    /** Bytes used in the pooled chunk, once the arena has moved on to another; before that, {@code next - base}. */
+    private long pooledUsed;
+    /** The current chunk when it is not the pooled one, else null. */
     private Chunk current;
+    private boolean closed;
     private MemorySegment segment;
     private long base;
     private long next;
-    /** -1 until the first chunk, so that even a request of 0 bytes takes the slow path and gets one. */
-    private long limit = -1;
+    private long limit;
+    /** Where {@link #allocateSlow} placed the request in the segment it returned. */
+    private long slowOffset;
 
     @SuppressWarnings("MustBeClosedChecker") // the JDK arena is closed by close()
     ConfinedArenaAllocator(ChunkPool pool, long maxChunkSize, Runnable onRelease) {
         super(Arena.ofConfined(), pool, maxChunkSize);
         this.onRelease = onRelease;
+        try {
+            pooledBase = pool.take();
+        } catch (RuntimeException | Error e) {
+            jdkArena.close();
+            throw e;
+        }
+        segment = bind(pooledBase, pool.chunkSize());
+        base = pooledBase;
+        next = pooledBase;
+        limit = pooledBase + pool.chunkSize();
     }
 
+    /**
+     * One {@code asSlice} call site for both paths, so that the JIT can scalar-replace the slice when it does not
+     * escape: with a second site on the slow path, the two would merge and neither could be.
+     */
     @Override
     public MemorySegment allocate(long byteSize, long byteAlignment, boolean zero) {
         if (Thread.currentThread() != owner) {
@@ -44,31 +68,45 @@ final class ConfinedArenaAllocator extends ArenaAllocator {
         }
         long start = (next + byteAlignment - 1) & -byteAlignment;
         long bump = Math.max(byteSize, 1); // zero-length segments get distinct addresses, as in the JDK
+        MemorySegment from = segment;
+        long offset;
         if (bump <= limit - start) {
             next = start + bump;
-            return segment.asSlice(start - base, byteSize);
+            offset = start - base;
+        } else {
+            from = allocateSlow(byteSize, byteAlignment, zero);
+            offset = slowOffset;
         }
-        return allocateSlow(byteSize, byteAlignment, zero);
+        return from.asSlice(offset, byteSize);
     }
 
+    /** The segment to slice a request from, and in {@link #slowOffset} where. */
     private MemorySegment allocateSlow(long byteSize, long byteAlignment, boolean zero) {
         if (needsOwnBlock(byteSize, byteAlignment)) {
+            slowOffset = 0;
             return ownBlock(byteSize, byteAlignment, zero);
         }
-        long lastSize = 0;
-        if (current != null) {
-            current.setUsed(next - base);
-            lastSize = current.size;
-        }
+        long lastSize = current == null ? pool.chunkSize() : current.size;
         Chunk chunk = newChunk(byteSize + 1, byteAlignment, lastSize);
-        MemorySegment bound = bind(chunk); // before any field changes: if it throws, the arena is as it was
+        MemorySegment bound = bind(chunk.base, chunk.size); // before any field changes: if it throws, nothing moved
+        leaveCurrent();
         current = chunk;
         segment = bound;
         base = chunk.base;
         limit = base + chunk.size;
         long start = (base + byteAlignment - 1) & -byteAlignment;
         next = start + Math.max(byteSize, 1);
-        return segment.asSlice(start - base, byteSize);
+        slowOffset = start - base;
+        return segment;
+    }
+
+    /** Writes down how far the current chunk was used. */
+    private void leaveCurrent() {
+        if (current == null) {
+            pooledUsed = next - base;
+        } else {
+            current.setUsed(next - base);
+        }
     }
 
     @Override
@@ -94,10 +132,10 @@ final class ConfinedArenaAllocator extends ArenaAllocator {
     }
 
     private void release() {
-        if (current != null) {
-            current.setUsed(next - base);
-        }
+        leaveCurrent();
         try {
+            ChunkPool.zero(pooledBase, pooledUsed);
+            pool.give(pooledBase);
             chunks.release(pool);
         } finally {
             onRelease.run();
@@ -107,12 +145,15 @@ final class ConfinedArenaAllocator extends ArenaAllocator {
     /** From the owner thread only, as every other use of a confined arena. */
     @Override
     public long allocatedBytes() {
-        return chunks.usedBytes() + (current == null ? 0 : next - base - current.used());
+        if (current == null) {
+            return next - base + chunks.usedBytes();
+        }
+        return pooledUsed + chunks.usedBytes() + (next - base - current.used());
     }
 
     /** From the owner thread only, as every other use of a confined arena. */
     @Override
     public int chunkCount() {
-        return chunks.count();
+        return 1 + chunks.count();
     }
 }

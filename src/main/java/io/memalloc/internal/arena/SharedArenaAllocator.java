@@ -105,7 +105,7 @@ final class SharedArenaAllocator extends ArenaAllocator {
             }
             if (current == seen) {
                 Chunk chunk = newChunk(byteSize + 1, byteAlignment, seen == null ? 0 : seen.chunk().size);
-                current = new Current(chunk, bind(chunk));
+                current = new Current(chunk, bind(chunk.base, chunk.size));
             }
             return null;
         } finally {
