@@ -44,6 +44,25 @@ class MemArenaLifecycleTest {
         }
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"confined", "shared"})
+    void aRequestBiggerThanAFirstChunkGetsABlockOfItsOwnAndSmallOnesGoOnInTheChunk(String kind) {
+        try (MemAlloc alloc = MemAlloc.builder().build();
+             MemArena arena = kind.equals("confined") ? alloc.newConfinedArena() : alloc.newSharedArena()) {
+            MemorySegment first = arena.allocate(64, 16);
+            int chunks = arena.chunkCount();
+
+            MemorySegment big = arena.allocateUninitialized(64 * 1024, 16);
+            MemorySegment next = arena.allocate(64, 16);
+
+            assertThat(arena.chunkCount()).isEqualTo(chunks + 1);
+            assertThat(next.address()).isEqualTo(first.address() + 64);
+            assertThat(big.address() >= first.address() + 16 * 1024 || big.address() + big.byteSize() <= first.address())
+                    .as("the big block lies outside the first chunk").isTrue();
+            assertThat(arena.allocatedBytes()).isGreaterThanOrEqualTo(64 * 1024 + 128);
+        }
+    }
+
     @Test
     void anOpenArenasChunksCountInTheAllocatorsStats() {
         try (MemAlloc alloc = MemAlloc.builder().build()) {

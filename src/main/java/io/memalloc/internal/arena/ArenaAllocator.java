@@ -13,11 +13,11 @@ import java.lang.foreign.MemorySegment;
  *                                               makes them all inaccessible at once
  *  chunk 0 (pooled, 16 KiB) [##### slices #####|.......... zero ..........]
  *  chunk 1 (2x)             [## slices ##|............ zero ..................]  &lt;- current: bump pointer
- *  block (own)              [ one request too big for a chunk ]
+ *  block (own)              [ one request bigger than a first chunk ]
  * </pre>
  *
  * <p>A request is sliced from the current chunk; when it does not fit, the arena takes a chunk twice as big as the
- * last (up to {@link #maxChunkSize}), or, for a request above a quarter of that, a block of its own. Closing closes
+ * last (up to {@link #maxChunkSize}), or, for a request bigger than a first chunk, a block of its own. Closing closes
  * the JDK arena first (which fails, changing nothing, while a downcall uses one of its segments), then gives back
  * every chunk: O(chunks), not O(allocations).
  *
@@ -80,9 +80,14 @@ public abstract sealed class ArenaAllocator permits ConfinedArenaAllocator, Shar
         return jdkArena.scope();
     }
 
-    /** Whether a request needs a block of its own rather than a slice of a chunk. */
+    /**
+     * Whether a request needs a block of its own rather than a slice of a chunk: one bigger than a first chunk.
+     * Such a block is zeroed only where the heap recycled bytes, and not at all for
+     * {@code allocateUninitialized}, where a chunk would be zeroed whole; next to the zeroing of that many bytes,
+     * the heap's lock costs little.
+     */
     final boolean needsOwnBlock(long byteSize, long byteAlignment) {
-        return byteSize > maxChunkSize / 4 || byteAlignment > maxChunkSize / 4;
+        return byteSize > pool.chunkSize() || byteAlignment > pool.chunkSize();
     }
 
     /** Takes a block of its own for one request, bound to the scope. */
