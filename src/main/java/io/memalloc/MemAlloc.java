@@ -98,7 +98,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
             MemAlloc instance = null;
             RuntimeException failure = null;
             try {
-                instance = new MemAlloc(new Heap(OsMemory.system(), HeapConfig.defaults()), true);
+                instance = new MemAlloc(new Heap(OsMemory.system(), HeapConfig.global()), true);
             } catch (RuntimeException e) {
                 failure = e;
             }
@@ -425,7 +425,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
         /** A new allocator on the given OS layer: tests give a fake one. */
         MemAlloc build(OsMemory os) {
             HeapConfig config = new HeapConfig(regionSize, stripes, maxMappedBytes,
-                    cachedRegions < 0 ? stripes : cachedRegions);
+                    cachedRegions < 0 ? stripes : cachedRegions, false);
             return new MemAlloc(new Heap(os, config), false);
         }
     }

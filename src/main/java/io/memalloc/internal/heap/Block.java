@@ -114,6 +114,16 @@ final class Block {
                 | ((long) Long.numberOfTrailingZeros(alignment) << ALIGN_SHIFT) | (slack << SLACK_SHIFT));
     }
 
+    /**
+     * Rewrites the size asked for (and an alignment of one granule) in the header of an in-use block that keeps
+     * its size and neighbours: a block that a thread cache hands out again.
+     */
+    static void setByteSize(long block, long byteSize) {
+        long h = header(block);
+        long size = h & SIZE_MASK;
+        setInUse(block, size, (h & PREV_IN_USE) != 0, byteSize, GRANULE);
+    }
+
     /** Writes the header and footer of a free block; its links are written by {@link FreeList#insert}. */
     static void setFree(long block, long size, boolean prevInUse) {
         setHeader(block, size | (prevInUse ? PREV_IN_USE : 0));

@@ -5,9 +5,13 @@ import io.memalloc.internal.os.AddressSpace;
 import io.memalloc.internal.os.OsMemory;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
 
 /**
@@ -38,6 +42,17 @@ public final class Heap {
     private final AtomicLong mapCount = new AtomicLong();
     private final AtomicLong unmapCount = new AtomicLong();
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Each platform thread's cache of small free blocks; null when the heap has none (it may be closed). */
+    private final ThreadLocal<ThreadCache> caches;
+    /** Every cache made, so that statistics see their blocks and the caches of dead threads can be flushed. */
+    private final Queue<ThreadCache> allCaches = new ConcurrentLinkedQueue<>();
+    /** Guards the flush of dead threads' caches and the reading of every cache's counters. */
+    private final ReentrantLock cachesLock = new ReentrantLock();
+    /** The counter deltas of caches flushed after their thread died: see {@link ThreadCache}. */
+    private long retiredBytesDelta;
+    private long retiredAllocationsDelta;
+    private long retiredFreesDelta;
+    private long retiredHeaderDrift;
 
     public Heap(OsMemory os, HeapConfig config) {
         if (config.regionSize() % os.granularity() != 0) {
@@ -53,6 +68,29 @@ public final class Heap {
         for (int i = 0; i < stripes.length; i++) {
             stripes[i] = new Stripe(i, table, emptyRegions);
         }
+        this.caches = config.threadCaches() ? ThreadLocal.withInitial(this::newCache) : null;
+    }
+
+    private ThreadCache newCache() {
+        ThreadCache cache = new ThreadCache(Thread.currentThread());
+        allCaches.add(cache);
+        return cache;
+    }
+
+    /**
+     * The calling thread's cache, or null: none when the heap has no caches, and none for a virtual thread, since
+     * there may be millions of them and each would keep blocks of its own.
+     */
+    private ThreadCache cache() {
+        if (caches == null || Thread.currentThread().isVirtual()) {
+            return null;
+        }
+        ThreadCache cache = caches.get();
+        if (cache.flushRequested) {
+            cache.flushRequested = false;
+            flushAll(cache);
+        }
+        return cache;
     }
 
     /**
@@ -68,9 +106,27 @@ public final class Heap {
     public long allocate(long byteSize, long alignment, boolean zero) {
         checkOpen();
         long blockSize = Block.sizeFor(byteSize);
+        if (alignment <= Block.GRANULE && blockSize > 0 && ThreadCache.caches(blockSize)) {
+            ThreadCache cache = cache();
+            if (cache != null) {
+                long payload = cache.allocate(byteSize, blockSize, zero);
+                if (payload == 0) {
+                    fillCache(cache, blockSize);
+                    payload = cache.allocate(byteSize, blockSize, zero);
+                }
+                if (payload != 0) {
+                    return payload;
+                }
+            }
+        }
         if (isLarge(blockSize, alignment)) {
             return allocateLarge(byteSize, alignment);
         }
+        return allocateFromStripes(byteSize, blockSize, alignment, zero);
+    }
+
+    /** Allocates from the stripes: the thread's own, any other free at once, its own again, then a new region. */
+    private long allocateFromStripes(long byteSize, long blockSize, long alignment, boolean zero) {
         int home = homeStripe();
         for (int i = 0; i < stripes.length; i++) {
             long payload = allocateIn(stripes[(home + i) & (stripes.length - 1)], false, byteSize, blockSize,
@@ -179,6 +235,41 @@ public final class Heap {
             unmap(block.address(), block.mappingSize());
             return;
         }
+        claim(region, address);
+        ThreadCache cache = cache();
+        if (cache != null) {
+            long blockSize = Block.size(Block.ofPayload(address)); // claimed and live: this memory is ours
+            if (ThreadCache.caches(blockSize)) {
+                if (cache.free(address, region, blockSize)) {
+                    return;
+                }
+                flushCache(cache, blockSize, ThreadCache.capacity(blockSize) / 2);
+                if (cache.free(address, region, blockSize)) {
+                    return;
+                }
+            }
+        }
+        freeClaimed(region, address);
+    }
+
+    /**
+     * Claims the block at {@code address} for a free or a reallocate, reading no native memory: the one thread that
+     * gets the claim goes on; a second free, racing or late, is refused.
+     *
+     * @throws IllegalArgumentException when {@code address} is not a live block, or another thread has claimed it
+     */
+    private static void claim(Region region, long address) {
+        if (!region.isLiveNow(address) || !region.claim(address)) {
+            throw notLive(address);
+        }
+        if (!region.isLiveNow(address)) { // freed to the heap between the check and the claim
+            region.unclaim(address);
+            throw notLive(address);
+        }
+    }
+
+    /** Frees a claimed block to its stripe; the claim ends under the lock, before the block can be handed out. */
+    private void freeClaimed(Region region, long address) {
         Stripe stripe = region.stripe;
         Region toUnmap;
         stripe.lock.lock();
@@ -187,10 +278,112 @@ public final class Heap {
             checkLive(region, address);
             toUnmap = stripe.free(region, address);
         } finally {
+            region.unclaim(address);
             stripe.lock.unlock();
         }
         if (toUnmap != null) {
             unmap(toUnmap.base, toUnmap.size);
+        }
+    }
+
+    /**
+     * Fills an empty bin of {@code cache} with half its capacity of blocks of {@code blockSize}, under one lock of
+     * the thread's stripe; when that stripe has none, with one block from wherever {@link #allocate} finds it.
+     */
+    private void fillCache(ThreadCache cache, long blockSize) {
+        int wanted = Math.max(1, ThreadCache.capacity(blockSize) / 2);
+        long byteSize = blockSize - Block.HEADER;
+        Stripe stripe = stripes[homeStripe()];
+        int kept = 0;
+        stripe.lock.lock();
+        try {
+            checkOpen();
+            for (int i = 0; i < wanted; i++) {
+                long payload = stripe.allocate(byteSize, blockSize, Block.GRANULE, false);
+                if (payload == 0) {
+                    break;
+                }
+                kept++;
+                keepInCache(cache, payload, blockSize, byteSize);
+            }
+        } finally {
+            stripe.lock.unlock();
+        }
+        if (kept == 0) {
+            keepInCache(cache, allocateFromStripes(byteSize, blockSize, Block.GRANULE, false), blockSize, byteSize);
+        }
+    }
+
+    private void keepInCache(ThreadCache cache, long payload, long blockSize, long byteSize) {
+        Region region = table.find(payload);
+        // A failed claim means a stray free of this very block won the race: that thread owns it now.
+        if (region.claim(payload) && !cache.addRefilled(payload, region, blockSize, byteSize)) {
+            throw new IllegalStateException("a refilled bin of " + blockSize + " bytes overflowed");
+        }
+    }
+
+    /** Gives the oldest {@code n} cached blocks of {@code blockSize} back to their stripes. */
+    private void flushCache(ThreadCache cache, long blockSize, int n) {
+        int count = Math.min(n, cache.count(blockSize));
+        long[] payloads = new long[count];
+        Region[] regions = new Region[count];
+        int taken = cache.takeOldest(blockSize, count, payloads, regions);
+        List<Region> toUnmap = new ArrayList<>();
+        for (int i = 0; i < taken; i++) {
+            Region region = regions[i];
+            long payload = payloads[i];
+            region.stripe.lock.lock();
+            try {
+                long byteSize = Block.byteSize(Block.ofPayload(payload));
+                Region empty = region.stripe.free(region, payload);
+                cache.countFlushed(byteSize);
+                if (empty != null) {
+                    toUnmap.add(empty);
+                }
+            } finally {
+                region.unclaim(payload);
+                region.stripe.lock.unlock();
+            }
+        }
+        unmapAll(toUnmap, List.of());
+    }
+
+    /** Gives every block of {@code cache} back to the stripes. */
+    private void flushAll(ThreadCache cache) {
+        for (long blockSize : cache.sizesHeld()) {
+            flushCache(cache, blockSize, Integer.MAX_VALUE);
+        }
+    }
+
+    /**
+     * Flushes the caches of threads that have died and forgets them, keeping their counter deltas; asks every other
+     * thread to flush its own at its next allocate or free. The calling thread flushes its own now.
+     */
+    private void flushCaches() {
+        if (caches == null) {
+            return;
+        }
+        ThreadCache own = cache();
+        if (own != null) {
+            flushAll(own);
+        }
+        cachesLock.lock();
+        try {
+            for (Iterator<ThreadCache> it = allCaches.iterator(); it.hasNext(); ) {
+                ThreadCache cache = it.next();
+                if (cache.ownerDied()) { // its last write happened-before isAlive() returned false
+                    flushAll(cache);
+                    retiredBytesDelta += cache.bytesDelta;
+                    retiredAllocationsDelta += cache.allocationsDelta;
+                    retiredFreesDelta += cache.freesDelta;
+                    retiredHeaderDrift += cache.headerDrift;
+                    it.remove();
+                } else if (cache != own) {
+                    cache.flushRequested = true;
+                }
+            }
+        } finally {
+            cachesLock.unlock();
         }
     }
 
@@ -207,6 +400,24 @@ public final class Heap {
         if (region == null) {
             return reallocateLarge(address, newByteSize);
         }
+        claim(region, address);
+        boolean claimed = true;
+        try {
+            long moved = reallocateClaimed(region, address, newByteSize);
+            claimed = moved == address; // a moved block's claim ended when it was freed
+            return moved;
+        } finally {
+            if (claimed) {
+                region.unclaim(address);
+            }
+        }
+    }
+
+    /**
+     * {@link #reallocate} of a claimed block in a region. When it moves the block, it frees the old one and ends
+     * its claim under the stripe's lock; else the caller ends the claim.
+     */
+    private long reallocateClaimed(Region region, long address, long newByteSize) {
         long newBlockSize = Block.sizeFor(newByteSize);
         Stripe stripe = region.stripe;
         long alignment;
@@ -233,6 +444,7 @@ public final class Heap {
             if (live) {
                 copy(address, moved, Math.min(Block.byteSize(Block.ofPayload(address)), newByteSize));
                 toUnmap = stripe.free(region, address);
+                region.unclaim(address);
             }
         } finally {
             stripe.lock.unlock();
@@ -336,6 +548,7 @@ public final class Heap {
      */
     public long trim() {
         checkOpen();
+        flushCaches();
         long given = 0;
         List<Region> empty = detachEmptyRegions();
         unmapAll(empty, List.of());
@@ -405,6 +618,21 @@ public final class Heap {
                 frees += stripe.frees;
             } finally {
                 stripe.lock.unlock();
+            }
+        }
+        if (caches != null) {
+            cachesLock.lock();
+            try {
+                allocated += retiredBytesDelta;
+                allocations += retiredAllocationsDelta;
+                frees += retiredFreesDelta;
+                for (ThreadCache cache : allCaches) {
+                    allocated += cache.bytesDelta;
+                    allocations += cache.allocationsDelta;
+                    frees += cache.freesDelta;
+                }
+            } finally {
+                cachesLock.unlock();
             }
         }
         return new HeapStats(mappedBytes.get(), allocated, table.size(), emptyRegions.count(), large.count(),
@@ -564,6 +792,27 @@ public final class Heap {
     }
 
     // For HeapVerifier and HeapMapWriter, which read a heap's parts under its locks.
+
+    boolean hasThreadCaches() {
+        return caches != null;
+    }
+
+    /** How far the caches have moved block headers from their stripes' counts: see {@link ThreadCache}. */
+    long cacheHeaderDrift() {
+        if (caches == null) {
+            return 0;
+        }
+        cachesLock.lock();
+        try {
+            long drift = retiredHeaderDrift;
+            for (ThreadCache cache : allCaches) {
+                drift += cache.headerDrift;
+            }
+            return drift;
+        } finally {
+            cachesLock.unlock();
+        }
+    }
 
     Stripe[] stripes() {
         return stripes;

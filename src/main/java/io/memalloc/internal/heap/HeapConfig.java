@@ -9,8 +9,12 @@ package io.memalloc.internal.heap;
  * @param stripes        number of stripes (locks): a power of two, 1 to {@link #MAX_STRIPES}
  * @param maxMappedBytes the most the heap may have mapped at once, regions and large blocks together
  * @param cachedRegions  how many empty regions the heap keeps mapped for reuse
+ * @param threadCaches   whether threads keep small free blocks of their own ({@link ThreadCache}): only for a heap
+ *                       that is never closed, since a thread uses its cache without a lock that close could wait
+ *                       for
  */
-public record HeapConfig(long regionSize, int stripes, long maxMappedBytes, int cachedRegions) {
+public record HeapConfig(long regionSize, int stripes, long maxMappedBytes, int cachedRegions,
+                         boolean threadCaches) {
     public static final long MIN_REGION_SIZE = 64 * 1024;
     public static final long MAX_REGION_SIZE = 256L * 1024 * 1024;
     public static final long DEFAULT_REGION_SIZE = 4L * 1024 * 1024;
@@ -39,9 +43,12 @@ public record HeapConfig(long regionSize, int stripes, long maxMappedBytes, int 
         return Integer.highestOneBit(wanted - 1) << 1;
     }
 
-    /** The default shape: 4 MiB regions, {@link #defaultStripes()}, no cap, one cached empty region per stripe. */
-    public static HeapConfig defaults() {
+    /**
+     * The shape of the process-wide heap: 4 MiB regions, {@link #defaultStripes()}, no cap, one cached empty region
+     * per stripe, thread caches.
+     */
+    public static HeapConfig global() {
         int stripes = defaultStripes();
-        return new HeapConfig(DEFAULT_REGION_SIZE, stripes, Long.MAX_VALUE, stripes);
+        return new HeapConfig(DEFAULT_REGION_SIZE, stripes, Long.MAX_VALUE, stripes, true);
     }
 }

@@ -1,5 +1,8 @@
 package io.memalloc.internal.heap;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
 /**
  * A region: one mapping of {@code size} bytes (a power of two), aligned to its own size, carved into blocks, owned
  * by one {@link Stripe}.
@@ -24,14 +27,32 @@ package io.memalloc.internal.heap;
  * out, plus the header and links written just after it) need zeroing when handed out again. The one word above it
  * that the allocator writes is the footer of the last free block, just below the epilogue.
  *
- * <p>Fields other than the final ones are guarded by the owning stripe's lock.
+ * <p>Claims: one byte per 32 bytes (the smallest block), set while one thread frees the block or holds it in its
+ * {@link ThreadCache}. A free claims the block with a CAS before it does anything else, so that of two frees of one
+ * block only one goes on, even when neither holds a lock: the other sees the claim and is refused. A thread cache
+ * hands a block out by clearing its claim.
+ *
+ * <pre>
+ *  liveStarts bit  claim byte   the block is
+ *        0             0        not a block start, or free in the heap
+ *        1             0        the user's
+ *        1             1        being freed, or in a thread cache: a free of it now is a double free
+ * </pre>
+ *
+ * <p>Fields other than the final ones are guarded by the owning stripe's lock; {@code liveStarts} is also read
+ * without it ({@link #isLiveNow}), and {@code claims} is only ever changed atomically.
  */
 final class Region {
+    private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
+    private static final VarHandle BYTES = MethodHandles.arrayElementVarHandle(byte[].class);
+
     final long base;
     final long size;
     final Stripe stripe;
     /** One bit per 16-byte granule: set where the payload of an in-use block starts. */
     private final long[] liveStarts;
+    /** One byte per 32 bytes: see the class comment. */
+    private final byte[] claims;
     int liveBlocks;
     /** Every byte of {@code [dirtyEnd, end - 16)} is still zero, as the OS mapped it. */
     private long dirtyEnd;
@@ -43,6 +64,7 @@ final class Region {
         this.size = size;
         this.stripe = stripe;
         this.liveStarts = new long[(int) (size >>> 10)];
+        this.claims = new byte[(int) (size >>> 5)];
     }
 
     long firstBlock() {
@@ -78,6 +100,42 @@ final class Region {
         }
         long granule = offset >>> 4;
         return (liveStarts[(int) (granule >>> 6)] & (1L << granule)) != 0;
+    }
+
+    /**
+     * {@link #isLive} without the stripe's lock: exact for a block the caller has claimed, and a hint otherwise
+     * (a free checks it again under the lock, or after claiming).
+     */
+    boolean isLiveNow(long address) {
+        long offset = address - base;
+        if ((offset & (Block.GRANULE - 1)) != 0 || offset < 0 || offset >= size) {
+            return false;
+        }
+        long granule = offset >>> 4;
+        return ((long) LONGS.getAcquire(liveStarts, (int) (granule >>> 6)) & (1L << granule)) != 0;
+    }
+
+    /**
+     * Claims the block whose payload is at {@code payload}, a live block start: false when another thread has
+     * claimed it already (it is being freed, or it is in a thread cache).
+     */
+    boolean claim(long payload) {
+        return BYTES.compareAndSet(claims, claimIndex(payload), (byte) 0, (byte) 1);
+    }
+
+    /** Lets go of a claim, after every write to the block and to {@code liveStarts} that the claim covered. */
+    void unclaim(long payload) {
+        BYTES.setRelease(claims, claimIndex(payload), (byte) 0);
+    }
+
+    /** Whether a block is claimed: for {@link HeapVerifier}. */
+    boolean isClaimed(long payload) {
+        return (byte) BYTES.getAcquire(claims, claimIndex(payload)) != 0;
+    }
+
+    /** Payloads of blocks start at least 32 bytes apart, so each has a claim byte of its own. */
+    private int claimIndex(long payload) {
+        return (int) ((payload - base) >>> 5);
     }
 
     /** How many payloads are marked live: for {@link HeapVerifier}. */

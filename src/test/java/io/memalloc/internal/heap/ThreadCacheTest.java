@@ -1,0 +1,265 @@
+package io.memalloc.internal.heap;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.memalloc.internal.os.AddressSpace;
+import io.memalloc.internal.os.OsMemory;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * A heap with thread caches, as the global one: a block freed into a cache keeps every guarantee of a block freed
+ * to a stripe (double frees refused from any thread, zeroed when asked, counted), and caches give their blocks back
+ * when their thread dies or is asked to.
+ */
+@Timeout(60) // guards a hang only
+class ThreadCacheTest {
+    private static final MemorySegment MEMORY = AddressSpace.all();
+    private Heap heap;
+
+    @BeforeEach
+    void openHeap() {
+        heap = new Heap(OsMemory.system(), new HeapConfig(HeapConfig.DEFAULT_REGION_SIZE, 2, Long.MAX_VALUE, 0, true));
+    }
+
+    @AfterEach
+    void closeHeap() {
+        heap.close();
+    }
+
+    @Test
+    void aFreedSmallBlockIsHandedOutAgainFromTheCacheAndCountedOnce() {
+        long first = heap.allocate(64, 16, true);
+        heap.free(first);
+        long again = heap.allocate(60, 16, true);
+
+        assertThat(again).isEqualTo(first);
+        HeapStats stats = heap.stats();
+        assertThat(stats.allocatedBytes()).isEqualTo(60);
+        assertThat(stats.allocationCount()).isEqualTo(2);
+        assertThat(stats.freeCount()).isEqualTo(1);
+        heap.verify();
+    }
+
+    @Test
+    void aDoubleFreeIsRefusedWhileTheBlockWaitsInTheCacheFromThisThreadOrAnother() throws Exception {
+        long block = heap.allocate(64, 16, true);
+        heap.free(block);
+
+        assertThatThrownBy(() -> heap.free(block)).isInstanceOf(IllegalArgumentException.class);
+        CompletableFuture<Throwable> other = CompletableFuture.supplyAsync(() -> {
+            try {
+                heap.free(block);
+                return null;
+            } catch (IllegalArgumentException e) {
+                return e;
+            }
+        }, runnable -> new Thread(runnable).start());
+        assertThat(other.get(10, TimeUnit.SECONDS)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> heap.reallocate(block, 128)).isInstanceOf(IllegalArgumentException.class);
+
+        assertThat(heap.allocate(64, 16, true)).isEqualTo(block); // handed out once, not twice
+        assertThat(heap.stats().allocatedBytes()).isEqualTo(64);
+        heap.verify();
+    }
+
+    @Test
+    void anInteriorAddressOfACachedBlockIsRefused() {
+        long block = heap.allocate(200, 16, true);
+        heap.free(block);
+
+        assertThatThrownBy(() -> heap.free(block + 16)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> heap.free(block + 32)).isInstanceOf(IllegalArgumentException.class);
+        heap.verify();
+    }
+
+    @Test
+    void aCachedBlockIsZeroedWhenHandedOutForAZeroedRequest() {
+        long block = heap.allocate(100, 16, true);
+        MEMORY.asSlice(block, 100).fill((byte) 0x5A);
+        heap.free(block);
+
+        long again = heap.allocate(100, 16, true);
+
+        assertThat(again).isEqualTo(block);
+        for (long i = 0; i < 100; i++) {
+            assertThat(MEMORY.get(ValueLayout.JAVA_BYTE, again + i)).as("byte %d", i).isZero();
+        }
+    }
+
+    @Test
+    void aReallocateOfABlockFromTheCacheKeepsItsContentAndZeroesTheGrowth() {
+        long block = heap.allocate(48, 16, true);
+        heap.free(block);
+        long again = heap.allocate(40, 16, true);
+        MEMORY.asSlice(again, 40).fill((byte) 7);
+
+        long grown = heap.reallocate(again, 4000);
+
+        for (long i = 0; i < 4000; i++) {
+            assertThat(MEMORY.get(ValueLayout.JAVA_BYTE, grown + i)).as("byte %d", i).isEqualTo((byte) (i < 40 ? 7 : 0));
+        }
+        heap.free(grown);
+        assertThat(heap.stats().allocatedBytes()).isZero();
+        heap.verify();
+    }
+
+    @Test
+    void blocksFreedByAnotherThreadGoToItsCacheAndEveryCountAgrees() throws Exception {
+        SplittableRandom random = new SplittableRandom(7);
+        List<Long> blocks = new ArrayList<>();
+        for (int i = 0; i < 5_000; i++) {
+            blocks.add(heap.allocate(1 + random.nextInt(1_500), 16, true));
+        }
+        Thread freer = new Thread(() -> blocks.forEach(heap::free));
+        freer.start();
+        freer.join(TimeUnit.SECONDS.toMillis(30));
+        assertThat(freer.isAlive()).isFalse();
+
+        HeapStats stats = heap.stats();
+        assertThat(stats.allocatedBytes()).isZero();
+        assertThat(stats.allocationCount()).isEqualTo(5_000);
+        assertThat(stats.freeCount()).isEqualTo(5_000);
+        heap.verify();
+    }
+
+    @Test
+    void twoThreadsFreeingEachOthersBlocksKeepTheHeapConsistent() throws Exception {
+        int rounds = 20_000;
+        long[] shared = new long[64];
+        Object lock = new Object();
+        AtomicLong failures = new AtomicLong();
+        Runnable worker = () -> {
+            SplittableRandom random = new SplittableRandom(Thread.currentThread().threadId());
+            for (int i = 0; i < rounds; i++) {
+                long fresh = heap.allocate(1 + random.nextInt(1_000), 16, random.nextBoolean());
+                long old;
+                synchronized (lock) {
+                    int slot = random.nextInt(shared.length);
+                    old = shared[slot];
+                    shared[slot] = fresh;
+                }
+                if (old != 0) {
+                    try {
+                        heap.free(old);
+                    } catch (RuntimeException e) {
+                        failures.incrementAndGet();
+                    }
+                }
+            }
+        };
+        Thread a = new Thread(worker);
+        Thread b = new Thread(worker);
+        a.start();
+        b.start();
+        a.join(TimeUnit.SECONDS.toMillis(30));
+        b.join(TimeUnit.SECONDS.toMillis(30));
+        assertThat(a.isAlive() || b.isAlive()).isFalse();
+
+        assertThat(failures.get()).isZero();
+        long live = 0;
+        for (long block : shared) {
+            if (block != 0) {
+                live++;
+                heap.free(block);
+            }
+        }
+        HeapStats stats = heap.stats();
+        assertThat(stats.allocationCount()).isEqualTo(2L * rounds);
+        assertThat(stats.freeCount()).isEqualTo(2L * rounds);
+        assertThat(live).isPositive();
+        assertThat(stats.allocatedBytes()).isZero();
+        heap.verify();
+    }
+
+    @Test
+    void theCacheOfAThreadThatDiedGoesBackToTheHeapOnTrim() throws Exception {
+        Thread user = new Thread(() -> {
+            List<Long> blocks = new ArrayList<>();
+            for (int i = 0; i < 200; i++) {
+                blocks.add(heap.allocate(64, 16, true));
+            }
+            blocks.forEach(heap::free);
+        });
+        user.start();
+        user.join(TimeUnit.SECONDS.toMillis(30));
+        assertThat(user.isAlive()).isFalse();
+        assertThat(heap.stats().mappedBytes()).isPositive();
+
+        heap.trim();
+
+        HeapStats stats = heap.stats();
+        assertThat(stats.mappedBytes()).as("every region unmapped: no block stranded in the dead thread's cache")
+                .isZero();
+        assertThat(stats.allocatedBytes()).isZero();
+        assertThat(stats.allocationCount()).isEqualTo(200);
+        assertThat(stats.freeCount()).isEqualTo(200);
+    }
+
+    @Test
+    void aLiveThreadGivesItsCacheBackAtItsNextCallAfterATrimAsksForIt() throws Exception {
+        CountDownLatch cached = new CountDownLatch(1);
+        CountDownLatch trimmed = new CountDownLatch(1);
+        CountDownLatch called = new CountDownLatch(1);
+        CountDownLatch done = new CountDownLatch(1);
+        Thread user = new Thread(() -> {
+            List<Long> blocks = new ArrayList<>();
+            for (int i = 0; i < 100; i++) {
+                blocks.add(heap.allocate(64, 16, true));
+            }
+            blocks.forEach(heap::free);
+            cached.countDown();
+            try {
+                if (trimmed.await(30, TimeUnit.SECONDS)) {
+                    heap.free(heap.allocate(5_000, 16, true)); // not a cached size: the free checks the request
+                }
+                called.countDown();
+                done.await(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        user.start();
+        try {
+            assertThat(cached.await(30, TimeUnit.SECONDS)).isTrue();
+            heap.trim();
+            assertThat(heap.stats().mappedBytes()).as("the live thread still holds its cache").isPositive();
+            trimmed.countDown();
+            assertThat(called.await(30, TimeUnit.SECONDS)).isTrue();
+
+            heap.trim();
+
+            assertThat(user.isAlive()).isTrue();
+            assertThat(heap.stats().mappedBytes()).isZero();
+            assertThat(heap.stats().allocatedBytes()).isZero();
+        } finally {
+            done.countDown();
+            user.join(TimeUnit.SECONDS.toMillis(30));
+        }
+    }
+
+    @Test
+    void aVirtualThreadHasNoCacheAndItsBlocksGoStraightBack() throws Exception {
+        Thread virtual = Thread.ofVirtual().start(() -> heap.free(heap.allocate(64, 16, true)));
+        virtual.join(TimeUnit.SECONDS.toMillis(30));
+        assertThat(virtual.isAlive()).isFalse();
+
+        HeapStats stats = heap.stats();
+        assertThat(stats.allocatedBytes()).isZero();
+        assertThat(stats.freeCount()).isEqualTo(1);
+        heap.trim();
+        assertThat(heap.stats().mappedBytes()).isZero();
+    }
+}
