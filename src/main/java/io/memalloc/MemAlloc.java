@@ -425,7 +425,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
         /** A new allocator on the given OS layer: tests give a fake one. */
         MemAlloc build(OsMemory os) {
             HeapConfig config = new HeapConfig(regionSize, stripes, maxMappedBytes,
-                    cachedRegions < 0 ? stripes : cachedRegions, false);
+                    cachedRegions < 0 ? stripes : cachedRegions, false, 0);
             return new MemAlloc(new Heap(os, config), false);
         }
     }

@@ -1,6 +1,8 @@
 package io.memalloc.internal.heap;
 
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 
 import io.memalloc.internal.os.AddressSpace;
 import java.lang.foreign.MemorySegment;
@@ -48,6 +50,8 @@ final class Block {
     private static final int SLACK_SHIFT = 56;
 
     private static final MemorySegment MEMORY = AddressSpace.all();
+    /** From this many bytes up, {@link #zero} calls the runtime's memset. */
+    private static final long SMALL_ZEROING = 512;
 
     private Block() {}
 
@@ -171,8 +175,18 @@ final class Block {
 
     /** Zeroes {@code byteSize} bytes at {@code address}: memory of the allocator's own, recycled. */
     static void zero(long address, long byteSize) {
-        if (byteSize > 0) {
+        if (byteSize >= SMALL_ZEROING) {
             MEMORY.asSlice(address, byteSize).fill((byte) 0);
+            return;
+        }
+        // Below this, plain stores beat MemorySegment.fill, which calls the runtime's memset from 32 bytes up.
+        long end = address + byteSize;
+        long at = address;
+        for (; at + Long.BYTES <= end; at += Long.BYTES) {
+            MEMORY.set(JAVA_LONG_UNALIGNED, at, 0L);
+        }
+        for (; at < end; at++) {
+            MEMORY.set(JAVA_BYTE, at, (byte) 0);
         }
     }
 

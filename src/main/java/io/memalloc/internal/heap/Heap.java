@@ -38,6 +38,7 @@ public final class Heap {
     private final Stripe[] stripes;
     private final EmptyRegions emptyRegions;
     private final LargeBlocks large = new LargeBlocks();
+    private final SpareMappings spares;
     private final AtomicLong mappedBytes = new AtomicLong();
     private final AtomicLong mapCount = new AtomicLong();
     private final AtomicLong unmapCount = new AtomicLong();
@@ -69,7 +70,11 @@ public final class Heap {
             stripes[i] = new Stripe(i, table, emptyRegions);
         }
         this.caches = config.threadCaches() ? ThreadLocal.withInitial(this::newCache) : null;
+        this.spares = new SpareMappings(config.spareMappings(), SPARE_REGIONS * regionSize);
     }
+
+    /** Spare large mappings ({@link SpareMappings}) hold at most this many regions' bytes in all. */
+    private static final long SPARE_REGIONS = 16;
 
     private ThreadCache newCache() {
         ThreadCache cache = new ThreadCache(Thread.currentThread());
@@ -120,7 +125,7 @@ public final class Heap {
             }
         }
         if (isLarge(blockSize, alignment)) {
-            return allocateLarge(byteSize, alignment);
+            return allocateLarge(byteSize, alignment, zero);
         }
         return allocateFromStripes(byteSize, blockSize, alignment, zero);
     }
@@ -203,19 +208,43 @@ public final class Heap {
         return blockSize < 0 || blockSize > regionSize / 2 || padding > regionSize / 2 - blockSize;
     }
 
-    private long allocateLarge(long byteSize, long alignment) {
+    private long allocateLarge(long byteSize, long alignment, boolean zero) {
         long granularity = os.granularity();
         long mappingSize = (Math.max(byteSize, 1) + granularity - 1) & -granularity;
         if (mappingSize <= 0) {
             throw new OutOfMemoryError("MemAlloc cannot map " + byteSize + " bytes: more than the address space");
         }
-        long address = map(mappingSize, Math.max(alignment, granularity), byteSize);
-        large.add(new LargeBlock(address, mappingSize, byteSize, alignment, byteSize));
-        if (closed.get() && large.remove(address) != null) {
-            unmap(address, mappingSize);
+        long mappingAlignment = Math.max(alignment, granularity);
+        SpareMappings.Spare spare = zero ? null : spares.take(mappingSize, mappingAlignment);
+        LargeBlock block = spare != null
+                ? new LargeBlock(spare.address(), spare.mappingSize(), byteSize, alignment,
+                        Math.max(spare.dirtyEnd(), byteSize))
+                : new LargeBlock(map(mappingSize, mappingAlignment, byteSize), mappingSize, byteSize, alignment,
+                        byteSize);
+        large.add(block);
+        if (closed.get() && large.remove(block.address()) != null) {
+            unmap(block.address(), block.mappingSize());
             throw closedException();
         }
-        return address;
+        return block.address();
+    }
+
+    /** Keeps a large block's mapping, freed, as a spare; unmaps what that pushes out. */
+    private void retire(LargeBlock block) {
+        for (SpareMappings.Spare evicted : spares.keep(
+                new SpareMappings.Spare(block.address(), block.mappingSize(), block.dirtyEnd()))) {
+            unmap(evicted.address(), evicted.mappingSize());
+        }
+    }
+
+    /** Unmaps every spare mapping; returns the bytes. */
+    private long unmapSpares(boolean close) {
+        long given = 0;
+        for (SpareMappings.Spare spare : spares.takeAll(close)) {
+            unmap(spare.address(), spare.mappingSize());
+            given += spare.mappingSize();
+        }
+        return given;
     }
 
     /**
@@ -232,7 +261,7 @@ public final class Heap {
             if (block == null) {
                 throw notLive(address);
             }
-            unmap(block.address(), block.mappingSize());
+            retire(block);
             return;
         }
         claim(region, address);
@@ -490,7 +519,7 @@ public final class Heap {
             throw closedMeanwhile;
         }
         large.freeClaimed(block);
-        unmap(block.address(), block.mappingSize());
+        retire(block);
         return moved;
     }
 
@@ -549,7 +578,7 @@ public final class Heap {
     public long trim() {
         checkOpen();
         flushCaches();
-        long given = 0;
+        long given = unmapSpares(false);
         List<Region> empty = detachEmptyRegions();
         unmapAll(empty, List.of());
         for (Region region : empty) {
@@ -659,6 +688,7 @@ public final class Heap {
         if (!closed.compareAndSet(false, true)) {
             return false;
         }
+        unmapSpares(true);
         unmapAll(detachFromEveryStripe(Stripe::detachAll), large.removeAll());
         return true;
     }
@@ -727,6 +757,7 @@ public final class Heap {
     private long map(long byteSize, long alignment, long request) {
         if (!reserve(byteSize)) {
             unmapAll(detachEmptyRegions(), List.of());
+            unmapSpares(false);
             if (!reserve(byteSize)) {
                 throw new OutOfMemoryError("MemAlloc: a request of " + request + " bytes needs a mapping of "
                         + Sizes.format(byteSize) + ", but " + Sizes.format(mappedBytes.get())
@@ -828,6 +859,10 @@ public final class Heap {
 
     LargeBlocks large() {
         return large;
+    }
+
+    SpareMappings spares() {
+        return spares;
     }
 
     long mappedBytes() {

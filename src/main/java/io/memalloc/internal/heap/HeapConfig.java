@@ -12,9 +12,10 @@ package io.memalloc.internal.heap;
  * @param threadCaches   whether threads keep small free blocks of their own ({@link ThreadCache}): only for a heap
  *                       that is never closed, since a thread uses its cache without a lock that close could wait
  *                       for
+ * @param spareMappings  how many freed large mappings the heap keeps for reuse ({@link SpareMappings})
  */
 public record HeapConfig(long regionSize, int stripes, long maxMappedBytes, int cachedRegions,
-                         boolean threadCaches) {
+                         boolean threadCaches, int spareMappings) {
     public static final long MIN_REGION_SIZE = 64 * 1024;
     public static final long MAX_REGION_SIZE = 256L * 1024 * 1024;
     public static final long DEFAULT_REGION_SIZE = 4L * 1024 * 1024;
@@ -35,6 +36,9 @@ public record HeapConfig(long regionSize, int stripes, long maxMappedBytes, int 
         if (cachedRegions < 0) {
             throw new IllegalArgumentException("cachedRegions " + cachedRegions + " is negative");
         }
+        if (spareMappings < 0) {
+            throw new IllegalArgumentException("spareMappings " + spareMappings + " is negative");
+        }
     }
 
     /** Two stripes per processor, rounded up to a power of two: enough that threads rarely wait for one another. */
@@ -45,10 +49,10 @@ public record HeapConfig(long regionSize, int stripes, long maxMappedBytes, int 
 
     /**
      * The shape of the process-wide heap: 4 MiB regions, {@link #defaultStripes()}, no cap, one cached empty region
-     * per stripe, thread caches.
+     * per stripe, thread caches, four spare large mappings.
      */
     public static HeapConfig global() {
         int stripes = defaultStripes();
-        return new HeapConfig(DEFAULT_REGION_SIZE, stripes, Long.MAX_VALUE, stripes, true);
+        return new HeapConfig(DEFAULT_REGION_SIZE, stripes, Long.MAX_VALUE, stripes, true, 4);
     }
 }

@@ -65,9 +65,9 @@ final class HeapVerifier {
         }
         check(large.mappedBytes() == largeBytes, "large blocks count %d mapped bytes, their mappings add up to %d",
                 large.mappedBytes(), largeBytes);
-        long mapped = regions * heap.regionSize() + largeBytes;
-        check(heap.mappedBytes() == mapped, "mappedBytes is %d, regions and large blocks add up to %d",
-                heap.mappedBytes(), mapped);
+        long mapped = regions * heap.regionSize() + largeBytes + heap.spares().bytes();
+        check(heap.mappedBytes() == mapped,
+                "mappedBytes is %d, regions, large blocks and spare mappings add up to %d", heap.mappedBytes(), mapped);
     }
 
     /** Verifies one stripe, its lock held. */

@@ -31,7 +31,7 @@ class ThreadCacheTest {
 
     @BeforeEach
     void openHeap() {
-        heap = new Heap(OsMemory.system(), new HeapConfig(HeapConfig.DEFAULT_REGION_SIZE, 2, Long.MAX_VALUE, 0, true));
+        heap = new Heap(OsMemory.system(), new HeapConfig(HeapConfig.DEFAULT_REGION_SIZE, 2, Long.MAX_VALUE, 0, true, 0));
     }
 
     @AfterEach
