@@ -1,11 +1,13 @@
 package io.memalloc.internal.heap;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 
 import io.memalloc.internal.os.AddressSpace;
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
 
 /**
  * The layout of a block: a header word, then the payload; a free block also keeps its free-list links and a footer.
@@ -17,12 +19,17 @@ import java.lang.foreign.MemorySegment;
  *  +--------+---------------------+    +--------+--------+--------+---------------+--------+
  *  ^block   ^payload = block + 8       ^block   ^payload                          ^block + size - 8
  *
- *  header word:  bits 63..56  slack: payload bytes past the size asked for (in-use blocks; less than 64)
- *                bits 45..40  log2 of the alignment asked for (in-use blocks; reallocate keeps it)
- *                bits 39..4   size of the whole block in bytes, header included (a multiple of 16)
+ *  header word:  bits 63..56  slack: payload bytes past the size asked for (in-use blocks; less than 256)
+ *                bits 37..32  log2 of the alignment asked for (in-use blocks; reallocate keeps it)
+ *                bits 31..4   size of the whole block in bytes, header included (a multiple of 16, below 2^32)
  *                bit  2       PURGED: the free block's pages were given back to the OS (see Stripe#purge)
  *                bit  1       PREV_IN_USE: the block just before this one is in use, so it has no footer
  *                bit  0       IN_USE
+ *
+ *  The two halves have different owners while the block is in use: the low half (size and flags) is its stripe's,
+ *  which flips PREV_IN_USE when the block before it is freed or taken, under the stripe's lock; the high half (what
+ *  was asked for) is the block's owner's, which may be a thread cache handing the block out again without that
+ *  lock ({@link #setByteSize}). Each writes only its own half, so neither undoes the other's write.
  * </pre>
  *
  * <p>Blocks start 8 bytes below a multiple of 16, so every payload is 16-byte aligned; block sizes are multiples of
@@ -45,9 +52,12 @@ final class Block {
     static final long PREV_IN_USE = 2;
     static final long PURGED = 4;
     private static final long FLAGS = IN_USE | PREV_IN_USE | PURGED;
-    private static final long SIZE_MASK = 0x0000_00FF_FFFF_FFF0L;
-    private static final int ALIGN_SHIFT = 40;
+    private static final long SIZE_MASK = 0xFFFF_FFF0L;
+    private static final int ALIGN_SHIFT = 32;
     private static final int SLACK_SHIFT = 56;
+    /** Where the low and the high half of the header word lie, in this platform's byte order. */
+    private static final long LOW_HALF = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN ? 0 : 4;
+    private static final long HIGH_HALF = 4 - LOW_HALF;
 
     private static final MemorySegment MEMORY = AddressSpace.all();
     /** From this many bytes up, {@link #zero} calls the runtime's memset. */
@@ -123,9 +133,10 @@ final class Block {
      * its size and neighbours: a block that a thread cache hands out again.
      */
     static void setByteSize(long block, long byteSize) {
-        long h = header(block);
-        long size = h & SIZE_MASK;
-        setInUse(block, size, (h & PREV_IN_USE) != 0, byteSize, GRANULE);
+        long slack = (header(block) & SIZE_MASK) - HEADER - byteSize;
+        assert slack >= 0 && slack < 256 : "slack " + slack;
+        long high = ((long) Long.numberOfTrailingZeros(GRANULE) << ALIGN_SHIFT) | (slack << SLACK_SHIFT);
+        MEMORY.set(JAVA_INT, block + HIGH_HALF, (int) (high >>> 32));
     }
 
     /** Writes the header and footer of a free block; its links are written by {@link FreeList#insert}. */
@@ -134,10 +145,13 @@ final class Block {
         MEMORY.set(JAVA_LONG, block + size - HEADER, size);
     }
 
-    /** Sets or clears the PREV_IN_USE bit of the block at {@code block}, leaving the rest of its header. */
+    /**
+     * Sets or clears the PREV_IN_USE bit of the block at {@code block}, writing the low half of its header only:
+     * the block may be in use, and its high half being rewritten by a thread cache at this moment.
+     */
     static void setPrevInUse(long block, boolean prevInUse) {
-        long h = header(block);
-        setHeader(block, prevInUse ? h | PREV_IN_USE : h & ~PREV_IN_USE);
+        int low = MEMORY.get(JAVA_INT, block + LOW_HALF);
+        MEMORY.set(JAVA_INT, block + LOW_HALF, prevInUse ? low | (int) PREV_IN_USE : low & ~(int) PREV_IN_USE);
     }
 
     static void markPurged(long block) {

@@ -14,6 +14,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -182,6 +183,58 @@ class ThreadCacheTest {
         assertThat(live).isPositive();
         assertThat(stats.allocatedBytes()).isZero();
         heap.verify();
+    }
+
+    /**
+     * A larson-like load: each thread replaces random blocks in slots of its own, and one replacement in 16 in the
+     * other thread's slots, so blocks are freed into the other thread's cache while their neighbours come and go.
+     * A thread cache that rewrote a whole header word without the stripe's lock lost the PREV_IN_USE bit that the
+     * stripe had just flipped, and the heap fell apart within a second.
+     */
+    @Test
+    void cachesHandingOutBlocksWhoseNeighboursTheStripesFreeKeepEveryHeaderIntact() throws Exception {
+        int slots = 1_000;
+        AtomicLongArray[] owned = {new AtomicLongArray(slots), new AtomicLongArray(slots)};
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+        AtomicLong failures = new AtomicLong();
+        Thread[] threads = new Thread[2];
+        for (int t = 0; t < 2; t++) {
+            int self = t;
+            threads[t] = new Thread(() -> {
+                SplittableRandom random = new SplittableRandom(self);
+                while (System.nanoTime() < deadline) {
+                    for (int i = 0; i < 1_000; i++) {
+                        long fresh = heap.allocate(8 + random.nextInt(993), 16, false);
+                        AtomicLongArray slotsOf = owned[random.nextInt(16) == 0 ? 1 - self : self];
+                        long old = slotsOf.getAndSet(random.nextInt(slots), fresh);
+                        if (old != 0) {
+                            try {
+                                heap.free(old);
+                            } catch (RuntimeException e) {
+                                failures.incrementAndGet();
+                            }
+                        }
+                    }
+                }
+            });
+            threads[t].start();
+        }
+        for (Thread thread : threads) {
+            thread.join(TimeUnit.SECONDS.toMillis(30));
+            assertThat(thread.isAlive()).isFalse();
+        }
+
+        assertThat(failures.get()).isZero();
+        heap.verify();
+        for (AtomicLongArray slotsOf : owned) {
+            for (int i = 0; i < slots; i++) {
+                if (slotsOf.get(i) != 0) {
+                    heap.free(slotsOf.get(i));
+                }
+            }
+        }
+        heap.verify();
+        assertThat(heap.stats().allocatedBytes()).isZero();
     }
 
     @Test
