@@ -111,6 +111,10 @@ public final class Chart {
         chart.getStyler().setXAxisLabelRotation(20);
         boolean logarithmic = min > 0 && max / min > 20;
         chart.getStyler().setYAxisLogarithmic(logarithmic);
+        if (logarithmic) {
+            // XChart anchors a bar chart's axis at 0, which a logarithmic axis refuses: start it at a power of ten.
+            chart.getStyler().setYAxisMin(Math.pow(10, Math.floor(Math.log10(min))));
+        }
         List<String> xs = List.copyOf(categories);
         for (Map.Entry<String, Map<String, Double>> s : series.entrySet()) {
             List<Double> ys = new ArrayList<>();
