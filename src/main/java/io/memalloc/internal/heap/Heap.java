@@ -266,7 +266,7 @@ public final class Heap {
         }
         claim(region, address);
         ThreadCache cache = cache();
-        if (cache != null) {
+        if (cache != null && cache.hot == region) {
             long blockSize = Block.size(Block.ofPayload(address)); // claimed and live: this memory is ours
             if (ThreadCache.caches(blockSize)) {
                 if (cache.free(address, region, blockSize)) {
@@ -351,8 +351,12 @@ public final class Heap {
         }
     }
 
-    /** Gives the oldest {@code n} cached blocks of {@code blockSize} back to their stripes. */
-    private void flushCache(ThreadCache cache, long blockSize, int n) {
+    /**
+     * Gives the oldest {@code n} cached blocks of {@code blockSize} back to their stripes.
+     *
+     * @return the bytes of the regions that emptied and were unmapped
+     */
+    private long flushCache(ThreadCache cache, long blockSize, int n) {
         int count = Math.min(n, cache.count(blockSize));
         long[] payloads = new long[count];
         Region[] regions = new Region[count];
@@ -375,33 +379,41 @@ public final class Heap {
             }
         }
         unmapAll(toUnmap, List.of());
+        long unmapped = 0;
+        for (Region region : toUnmap) {
+            unmapped += region.size;
+        }
+        return unmapped;
     }
 
-    /** Gives every block of {@code cache} back to the stripes. */
-    private void flushAll(ThreadCache cache) {
+    /** Gives every block of {@code cache} back to the stripes; returns the bytes unmapped as regions emptied. */
+    private long flushAll(ThreadCache cache) {
+        long unmapped = 0;
         for (long blockSize : cache.sizesHeld()) {
-            flushCache(cache, blockSize, Integer.MAX_VALUE);
+            unmapped += flushCache(cache, blockSize, Integer.MAX_VALUE);
         }
+        return unmapped;
     }
 
     /**
      * Flushes the caches of threads that have died and forgets them, keeping their counter deltas; asks every other
      * thread to flush its own at its next allocate or free. The calling thread flushes its own now.
      */
-    private void flushCaches() {
+    private long flushCaches() {
         if (caches == null) {
-            return;
+            return 0;
         }
+        long unmapped = 0;
         ThreadCache own = cache();
         if (own != null) {
-            flushAll(own);
+            unmapped += flushAll(own);
         }
         cachesLock.lock();
         try {
             for (Iterator<ThreadCache> it = allCaches.iterator(); it.hasNext(); ) {
                 ThreadCache cache = it.next();
                 if (cache.ownerDied()) { // its last write happened-before isAlive() returned false
-                    flushAll(cache);
+                    unmapped += flushAll(cache);
                     retiredBytesDelta += cache.bytesDelta;
                     retiredAllocationsDelta += cache.allocationsDelta;
                     retiredFreesDelta += cache.freesDelta;
@@ -414,6 +426,7 @@ public final class Heap {
         } finally {
             cachesLock.unlock();
         }
+        return unmapped;
     }
 
     /**
@@ -577,8 +590,7 @@ public final class Heap {
      */
     public long trim() {
         checkOpen();
-        flushCaches();
-        long given = unmapSpares(false);
+        long given = flushCaches() + unmapSpares(false);
         List<Region> empty = detachEmptyRegions();
         unmapAll(empty, List.of());
         for (Region region : empty) {

@@ -48,11 +48,11 @@ public record HeapConfig(long regionSize, int stripes, long maxMappedBytes, int 
     }
 
     /**
-     * The shape of the process-wide heap: 4 MiB regions, {@link #defaultStripes()}, no cap, one cached empty region
-     * per stripe, thread caches, four spare large mappings.
+     * The shape of the process-wide heap: 4 MiB regions, {@link #defaultStripes()}, no cap, two cached empty
+     * regions (a heap that freed everything keeps little mapped: the thread caches keep at most one region each),
+     * thread caches, four spare large mappings.
      */
     public static HeapConfig global() {
-        int stripes = defaultStripes();
-        return new HeapConfig(DEFAULT_REGION_SIZE, stripes, Long.MAX_VALUE, stripes, true, 4);
+        return new HeapConfig(DEFAULT_REGION_SIZE, defaultStripes(), Long.MAX_VALUE, 2, true, 4);
     }
 }

@@ -25,6 +25,10 @@ import java.lang.ref.WeakReference;
  * cache, so that {@link Heap#stats} is the user's view: the stripes' counters plus every cache's deltas. Written by
  * the owner thread only; read by others for statistics, exact once the owner has stopped allocating.
  *
+ * <p>A freed block is kept only when it lies in the {@link #hot} region, the one the cache last refilled from:
+ * blocks a thread frees long after it allocated them, or that another thread allocated, go straight back to their
+ * stripe, so that caches never keep regions mapped that their frees would have emptied.
+ *
  * <p>Only the owner thread touches a cache, until the owner dies: then the heap flushes it ({@link Heap#trim}).
  */
 final class ThreadCache {
@@ -42,6 +46,11 @@ final class ThreadCache {
     private final int[] counts = new int[BINS];
     /** Set by another thread that wants this cache's blocks back in the heap (trim); the owner flushes. */
     volatile boolean flushRequested;
+    /**
+     * The region of the last refill: only blocks of this region are kept when freed, so that a cache keeps at most
+     * one region mapped that would otherwise be empty, however scattered the blocks its thread frees.
+     */
+    Region hot;
 
     long bytesDelta;
     long allocationsDelta;
@@ -115,6 +124,7 @@ final class ThreadCache {
         if (!add(payload, region, blockSize)) {
             return false;
         }
+        hot = region;
         bytesDelta -= byteSize;
         allocationsDelta--;
         return true;

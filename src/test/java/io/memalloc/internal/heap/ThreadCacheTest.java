@@ -238,6 +238,30 @@ class ThreadCacheTest {
     }
 
     @Test
+    void aThreadThatFreedEverythingKeepsAtMostOneRegionMappedForItsCache() {
+        SplittableRandom random = new SplittableRandom(11);
+        long[] blocks = new long[50_000];
+        for (int i = 0; i < blocks.length; i++) {
+            blocks[i] = heap.allocate(16 + random.nextInt(1_000), 16, true);
+        }
+        assertThat(heap.stats().regionCount()).isGreaterThan(3);
+        for (int i = blocks.length - 1; i > 0; i--) { // free in random order, so blocks of every region get cached
+            int j = random.nextInt(i + 1);
+            long swap = blocks[i];
+            blocks[i] = blocks[j];
+            blocks[j] = swap;
+        }
+        for (long block : blocks) {
+            heap.free(block);
+        }
+
+        HeapStats stats = heap.stats();
+        assertThat(stats.allocatedBytes()).isZero();
+        assertThat(stats.regionCount()).as("regions still mapped, without trim").isLessThanOrEqualTo(1);
+        heap.verify();
+    }
+
+    @Test
     void theCacheOfAThreadThatDiedGoesBackToTheHeapOnTrim() throws Exception {
         Thread user = new Thread(() -> {
             List<Long> blocks = new ArrayList<>();
@@ -249,13 +273,15 @@ class ThreadCacheTest {
         user.start();
         user.join(TimeUnit.SECONDS.toMillis(30));
         assertThat(user.isAlive()).isFalse();
-        assertThat(heap.stats().mappedBytes()).isPositive();
+        long mapped = heap.stats().mappedBytes();
+        assertThat(mapped).isPositive();
 
-        heap.trim();
+        long given = heap.trim();
 
         HeapStats stats = heap.stats();
         assertThat(stats.mappedBytes()).as("every region unmapped: no block stranded in the dead thread's cache")
                 .isZero();
+        assertThat(given).as("what trim says it gave back").isEqualTo(mapped);
         assertThat(stats.allocatedBytes()).isZero();
         assertThat(stats.allocationCount()).isEqualTo(200);
         assertThat(stats.freeCount()).isEqualTo(200);
