@@ -301,7 +301,10 @@ public final class Heap {
                 }
             }
         }
-        freeClaimed(region, address);
+        int left = freeClaimed(region, address);
+        if (cache != null && left > 0 && left <= ThreadCache.FEW_LEFT) {
+            flushRegion(cache, region);
+        }
     }
 
     /**
@@ -320,18 +323,56 @@ public final class Heap {
         }
     }
 
-    /** Frees a claimed block to its stripe; the claim ends under the lock, before the block can be handed out. */
-    private void freeClaimed(Region region, long address) {
+    /**
+     * Frees a claimed block to its stripe; the claim ends under the lock, before the block can be handed out.
+     *
+     * @return how many blocks the region still holds in use (those in thread caches included), 0 if it went
+     */
+    private int freeClaimed(Region region, long address) {
         Stripe stripe = region.stripe;
         Region toUnmap;
+        int left;
         stripe.lock.lock();
         try {
             checkOpen();
             checkLive(region, address);
             toUnmap = stripe.free(region, address);
+            left = region.liveBlocks;
         } finally {
             region.unclaim(address);
             stripe.lock.unlock();
+        }
+        if (toUnmap != null) {
+            unmap(toUnmap.base, toUnmap.size);
+        }
+        return left;
+    }
+
+    /**
+     * Gives back the blocks of {@code region} that {@code cache} holds: called when a free leaves the region with
+     * few blocks in use, which may be the cache's own, refilled and never handed out. Without it, a thread that
+     * freed everything kept a region mapped for every block left in its bins (112 regions of 200 in the footprint
+     * workload).
+     */
+    private void flushRegion(ThreadCache cache, Region region) {
+        long[] payloads = cache.takeRegion(region);
+        if (payloads.length == 0) {
+            return;
+        }
+        Region toUnmap = null;
+        region.stripe.lock.lock();
+        try {
+            for (long payload : payloads) {
+                long byteSize = Block.byteSize(Block.ofPayload(payload));
+                Region empty = region.stripe.free(region, payload);
+                cache.countFlushed(byteSize);
+                region.unclaim(payload);
+                if (empty != null) {
+                    toUnmap = empty;
+                }
+            }
+        } finally {
+            region.stripe.lock.unlock();
         }
         if (toUnmap != null) {
             unmap(toUnmap.base, toUnmap.size);

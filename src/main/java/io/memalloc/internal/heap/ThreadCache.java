@@ -1,5 +1,7 @@
 package io.memalloc.internal.heap;
 
+import java.util.Arrays;
+
 /**
  * One thread's stock of free small blocks of one {@link Heap}: allocate and free without a lock, most of the time.
  *
@@ -37,6 +39,8 @@ final class ThreadCache {
     private static final long BIN_BYTES = 4096;
     private static final int MIN_CAPACITY = 4;
     private static final int MAX_CAPACITY = 64;
+    /** A free that leaves a region with this many blocks in use or fewer flushes the cache's blocks of it. */
+    static final int FEW_LEFT = 64;
 
     final Thread owner;
     private final long[][] payloads = new long[BINS][];
@@ -167,9 +171,39 @@ final class ThreadCache {
         System.arraycopy(regions[bin], 0, regionsOut, 0, taken);
         System.arraycopy(payloads[bin], taken, payloads[bin], 0, count - taken);
         System.arraycopy(regions[bin], taken, regions[bin], 0, count - taken);
-        java.util.Arrays.fill(regions[bin], count - taken, count, null);
+        Arrays.fill(regions[bin], count - taken, count, null);
         counts[bin] = count - taken;
         return taken;
+    }
+
+    /** Takes every block of {@code region} out of the cache, for the heap to free; returns their payloads. */
+    long[] takeRegion(Region region) {
+        int total = 0;
+        for (int count : counts) {
+            total += count;
+        }
+        long[] taken = new long[total];
+        int n = 0;
+        for (int bin = 0; bin < BINS; bin++) {
+            int kept = 0;
+            for (int i = 0; i < counts[bin]; i++) {
+                if (regions[bin][i] == region) {
+                    taken[n++] = payloads[bin][i];
+                } else {
+                    payloads[bin][kept] = payloads[bin][i];
+                    regions[bin][kept] = regions[bin][i];
+                    kept++;
+                }
+            }
+            if (regions[bin] != null) {
+                Arrays.fill(regions[bin], kept, counts[bin], null);
+            }
+            counts[bin] = kept;
+        }
+        if (hot == region) {
+            hot = null;
+        }
+        return Arrays.copyOf(taken, n);
     }
 
     /** The block sizes of the bins that hold blocks, smallest first: for a flush of everything. */

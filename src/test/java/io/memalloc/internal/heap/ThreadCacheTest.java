@@ -237,12 +237,21 @@ class ThreadCacheTest {
         assertThat(heap.stats().allocatedBytes()).isZero();
     }
 
+    /**
+     * Blocks of cached sizes and bigger ones mixed, as in the footprint workload: the bins then hold blocks refilled
+     * from many regions, which must not keep those regions mapped once their last user block is freed.
+     */
     @Test
     void aThreadThatFreedEverythingKeepsAtMostOneRegionMappedForItsCache() {
         SplittableRandom random = new SplittableRandom(11);
         long[] blocks = new long[50_000];
         for (int i = 0; i < blocks.length; i++) {
-            blocks[i] = heap.allocate(16 + random.nextInt(1_000), 16, true);
+            blocks[i] = heap.allocate(16 + random.nextInt(random.nextBoolean() ? 1_000 : 8_000), 16, true);
+        }
+        for (int i = 0; i < 200_000; i++) { // replacements mix the regions each bin refills from
+            int k = random.nextInt(blocks.length);
+            heap.free(blocks[k]);
+            blocks[k] = heap.allocate(16 + random.nextInt(random.nextBoolean() ? 1_000 : 8_000), 16, true);
         }
         assertThat(heap.stats().regionCount()).isGreaterThan(3);
         for (int i = blocks.length - 1; i > 0; i--) { // free in random order, so blocks of every region get cached
