@@ -38,6 +38,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * a mapping of their own, unmapped when freed. A few empty regions are kept for reuse; {@link #trim()} gives back
  * the rest of what is free. No lock is held across a system call, except the purge in {@code trim}.
  *
+ * <p>{@link #global()} adds two things an allocator that may close cannot have: each platform thread keeps a small
+ * stock of free blocks up to 1 KiB, taken and given back without a lock (a double free is still refused, from any
+ * thread), and up to four freed large mappings are kept for the next large request that need not be zeroed.
+ * {@link #trim()} gives those back too (a live thread's stock at its next call).
+ *
  * <h2>Errors</h2>
  * As {@link Arena#allocate}: a negative size or an alignment that is not a power of two is an
  * {@link IllegalArgumentException}; a size that cannot be mapped is an {@link OutOfMemoryError}, as is going over

@@ -24,7 +24,8 @@ import org.openjdk.jmh.runner.options.TimeValue;
  *   <tr><td>smoke</td><td>one short iteration of every benchmark, with small parameters: CI runs it so that none
  *       of them rots</td></tr>
  *   <tr><td>quick</td><td>one fork, short iterations: about 5 minutes on 2 cores</td></tr>
- *   <tr><td>full</td><td>two forks, longer iterations: what {@code module-info-docs/performance.md} quotes</td></tr>
+ *   <tr><td>full</td><td>two forks, 1 s iterations (about 25 minutes): what {@code module-info-docs/performance.md}
+ *       quotes</td></tr>
  *   <tr><td>chart</td><td>draws the chart and the table from the last run's JSON ({@link Chart})</td></tr>
  * </table>
  *
@@ -54,7 +55,7 @@ public final class Bench {
         Preset preset = switch (mode) {
             case "smoke" -> new Preset(1, 0, TimeValue.milliseconds(100), 1, TimeValue.milliseconds(100));
             case "quick" -> new Preset(1, 2, TimeValue.milliseconds(500), 3, TimeValue.milliseconds(500));
-            case "full" -> new Preset(2, 3, TimeValue.seconds(1), 5, TimeValue.seconds(1));
+            case "full" -> new Preset(2, 2, TimeValue.seconds(1), 3, TimeValue.seconds(1));
             default -> throw new IllegalArgumentException(
                     "bench: unknown mode '" + mode + "'; use smoke, quick, full or chart");
         };

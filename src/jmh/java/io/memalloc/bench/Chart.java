@@ -82,16 +82,28 @@ public final class Chart {
                         }
                     }
                 }
-                JsonObject metric = run.getAsJsonObject("primaryMetric");
-                double error = metric.get("scoreError").isJsonPrimitive()
-                        && metric.get("scoreError").getAsJsonPrimitive().isNumber()
-                        ? metric.get("scoreError").getAsDouble() : Double.NaN;
-                results.add(new Result(benchClass, series.toString(),
-                        category.isEmpty() ? "-" : String.join(", ", category),
-                        metric.get("score").getAsDouble(), error, metric.get("scoreUnit").getAsString()));
+                String where = category.isEmpty() ? "-" : String.join(", ", category);
+                results.add(result(benchClass, series.toString(), where, run.getAsJsonObject("primaryMetric")));
+                // Counters a benchmark reports itself (JMH's AuxCounters, as Footprint's ratios): a chart of their
+                // own, since their unit is not the benchmark's. Profilers' metrics (gc., jfr) are left out.
+                if (run.has("secondaryMetrics")) {
+                    for (Map.Entry<String, JsonElement> m : run.getAsJsonObject("secondaryMetrics").entrySet()) {
+                        JsonObject metric = m.getValue().getAsJsonObject();
+                        if (metric.get("scoreUnit").getAsString().equals("#")) {
+                            results.add(result(benchClass + "-" + m.getKey(), series.toString(), where, metric));
+                        }
+                    }
+                }
             }
         }
         return results;
+    }
+
+    private static Result result(String benchClass, String series, String category, JsonObject metric) {
+        JsonElement error = metric.get("scoreError");
+        return new Result(benchClass, series, category, metric.get("score").getAsDouble(),
+                error.isJsonPrimitive() && error.getAsJsonPrimitive().isNumber() ? error.getAsDouble() : Double.NaN,
+                metric.get("scoreUnit").getAsString());
     }
 
     private static CategoryChart chart(String benchClass, List<Result> results) {
