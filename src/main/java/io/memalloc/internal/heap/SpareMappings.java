@@ -104,13 +104,4 @@ final class SpareMappings {
             lock.unlock();
         }
     }
-
-    int count() {
-        lock.lock();
-        try {
-            return spares.size();
-        } finally {
-            lock.unlock();
-        }
-    }
 }
