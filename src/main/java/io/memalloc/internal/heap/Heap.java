@@ -84,6 +84,8 @@ public final class Heap {
 
     private ThreadCache newCache() {
         Thread thread = Thread.currentThread();
+        // Threads come and go (pools retire idle workers): a new one is the moment to take back what the dead left.
+        reclaimDeadCaches();
         ThreadCache cache = new ThreadCache(thread);
         allCaches.add(cache);
         int slot = cacheSlot(thread);
@@ -302,7 +304,10 @@ public final class Heap {
             }
         }
         int left = freeClaimed(region, address);
-        if (cache != null && left > 0 && left <= ThreadCache.FEW_LEFT) {
+        // Not for the hot region: its blocks are the ones the cache hands out next, and flushing them would make
+        // a small working set refill and flush over and over.
+        if (cache != null && left > 0 && left <= ThreadCache.FEW_LEFT && region != cache.hot
+                && left <= cache.blockCount()) {
             flushRegion(cache, region);
         }
     }
@@ -468,31 +473,57 @@ public final class Heap {
             return 0;
         }
         long unmapped = 0;
+        cachesLock.lock();
+        try {
+            unmapped += reclaimDeadCachesLocked();
+        } finally {
+            cachesLock.unlock();
+        }
         ThreadCache own = cache();
         if (own != null) {
             unmapped += flushAll(own);
         }
         cachesLock.lock();
         try {
-            for (Iterator<ThreadCache> it = allCaches.iterator(); it.hasNext(); ) {
-                ThreadCache cache = it.next();
-                if (cache.ownerDied()) { // its last write happened-before isAlive() returned false
-                    unmapped += flushAll(cache);
-                    retiredBytesDelta += cache.bytesDelta;
-                    retiredAllocationsDelta += cache.allocationsDelta;
-                    retiredFreesDelta += cache.freesDelta;
-                    retiredHeaderDrift += cache.headerDrift;
-                    it.remove();
-                    int slot = cacheSlot(cache.owner);
-                    if (cacheSlots[slot] == cache) {
-                        cacheSlots[slot] = null;
-                    }
-                } else if (cache != own) {
+            for (ThreadCache cache : allCaches) {
+                if (cache != own) {
                     cache.flushRequested = true;
                 }
             }
         } finally {
             cachesLock.unlock();
+        }
+        return unmapped;
+    }
+
+    /** Flushes and forgets the caches of dead threads, unless another thread is at it or reading statistics. */
+    private void reclaimDeadCaches() {
+        if (cachesLock.tryLock()) {
+            try {
+                reclaimDeadCachesLocked();
+            } finally {
+                cachesLock.unlock();
+            }
+        }
+    }
+
+    /** Returns the bytes unmapped as regions emptied. Caller holds {@link #cachesLock}. */
+    private long reclaimDeadCachesLocked() {
+        long unmapped = 0;
+        for (Iterator<ThreadCache> it = allCaches.iterator(); it.hasNext(); ) {
+            ThreadCache cache = it.next();
+            if (cache.ownerDied()) { // its last write happened-before isAlive() returned false
+                unmapped += flushAll(cache);
+                retiredBytesDelta += cache.bytesDelta;
+                retiredAllocationsDelta += cache.allocationsDelta;
+                retiredFreesDelta += cache.freesDelta;
+                retiredHeaderDrift += cache.headerDrift;
+                it.remove();
+                int slot = cacheSlot(cache.owner);
+                if (cacheSlots[slot] == cache) {
+                    cacheSlots[slot] = null;
+                }
+            }
         }
         return unmapped;
     }
@@ -714,24 +745,29 @@ public final class Heap {
         return detached;
     }
 
-    /** Counters summed over the stripes, each read under its lock. */
+    /**
+     * Counters summed over the stripes, each read under its lock, and the thread caches' deltas, read under the
+     * caches' lock held throughout, so that a cache flushed meanwhile is counted once.
+     */
     public HeapStats stats() {
-        long allocated = large.allocatedBytes();
-        long allocations = large.allocations();
-        long frees = large.frees();
-        for (Stripe stripe : stripes) {
-            stripe.lock.lock();
-            try {
-                allocated += stripe.allocatedBytes;
-                allocations += stripe.allocations;
-                frees += stripe.frees;
-            } finally {
-                stripe.lock.unlock();
-            }
-        }
         if (caches != null) {
             cachesLock.lock();
-            try {
+        }
+        try {
+            long allocated = large.allocatedBytes();
+            long allocations = large.allocations();
+            long frees = large.frees();
+            for (Stripe stripe : stripes) {
+                stripe.lock.lock();
+                try {
+                    allocated += stripe.allocatedBytes;
+                    allocations += stripe.allocations;
+                    frees += stripe.frees;
+                } finally {
+                    stripe.lock.unlock();
+                }
+            }
+            if (caches != null) {
                 allocated += retiredBytesDelta;
                 allocations += retiredAllocationsDelta;
                 frees += retiredFreesDelta;
@@ -740,12 +776,14 @@ public final class Heap {
                     allocations += cache.allocationsDelta;
                     frees += cache.freesDelta;
                 }
-            } finally {
+            }
+            return new HeapStats(mappedBytes.get(), allocated, table.size(), emptyRegions.count(), large.count(),
+                    allocations, frees, mapCount.get(), unmapCount.get());
+        } finally {
+            if (caches != null) {
                 cachesLock.unlock();
             }
         }
-        return new HeapStats(mappedBytes.get(), allocated, table.size(), emptyRegions.count(), large.count(),
-                allocations, frees, mapCount.get(), unmapCount.get());
     }
 
     /** An ASCII picture of the regions and their blocks; see {@link HeapMapWriter}. */
@@ -763,8 +801,13 @@ public final class Heap {
      * Unmaps everything. Any later call throws IllegalStateException.
      *
      * @return false when the heap was closed already
+     * @throws IllegalStateException when the heap has thread caches: a thread uses its cache without a lock that
+     *                               close could wait for, so such a heap never closes
      */
     public boolean close() {
+        if (caches != null) {
+            throw new IllegalStateException("a heap with thread caches is never closed");
+        }
         if (!closed.compareAndSet(false, true)) {
             return false;
         }

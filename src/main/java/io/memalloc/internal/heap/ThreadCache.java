@@ -75,6 +75,15 @@ final class ThreadCache {
         return (int) Math.max(MIN_CAPACITY, Math.min(MAX_CAPACITY, BIN_BYTES / blockSize));
     }
 
+    /** How many blocks the cache holds now, in all its bins. */
+    int blockCount() {
+        int total = 0;
+        for (int count : counts) {
+            total += count;
+        }
+        return total;
+    }
+
     /** How many blocks of {@code blockSize} the cache holds now. */
     int count(long blockSize) {
         return counts[bin(blockSize)];
@@ -178,11 +187,7 @@ final class ThreadCache {
 
     /** Takes every block of {@code region} out of the cache, for the heap to free; returns their payloads. */
     long[] takeRegion(Region region) {
-        int total = 0;
-        for (int count : counts) {
-            total += count;
-        }
-        long[] taken = new long[total];
+        long[] taken = new long[blockCount()];
         int n = 0;
         for (int bin = 0; bin < BINS; bin++) {
             int kept = 0;

@@ -35,9 +35,45 @@ class ThreadCacheTest {
         heap = new Heap(OsMemory.system(), new HeapConfig(HeapConfig.DEFAULT_REGION_SIZE, 2, Long.MAX_VALUE, 0, true, 0));
     }
 
+    /** A heap with thread caches never closes: give back what the test left, and check it is whole. */
     @AfterEach
-    void closeHeap() {
-        heap.close();
+    void trimHeap() {
+        heap.verify();
+        heap.trim();
+    }
+
+    @Test
+    void aHeapWithThreadCachesRefusesToClose() {
+        assertThatThrownBy(() -> heap.close()).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("never closed");
+        heap.free(heap.allocate(64, 16, true));
+    }
+
+    @Test
+    void theCacheOfAThreadThatDiedGoesBackWhenAnotherThreadComesWithoutATrim() throws Exception {
+        Thread user = new Thread(() -> {
+            List<Long> blocks = new ArrayList<>();
+            for (int i = 0; i < 200; i++) {
+                blocks.add(heap.allocate(64, 16, true));
+            }
+            blocks.forEach(heap::free);
+        });
+        user.start();
+        user.join(TimeUnit.SECONDS.toMillis(30));
+        assertThat(user.isAlive()).isFalse();
+        long mapped = heap.stats().mappedBytes();
+        assertThat(mapped).isPositive();
+
+        Thread next = new Thread(() -> heap.free(heap.allocate(5_000, 16, true))); // makes its own cache
+        next.start();
+        next.join(TimeUnit.SECONDS.toMillis(30));
+        assertThat(next.isAlive()).isFalse();
+
+        HeapStats stats = heap.stats();
+        assertThat(stats.allocatedBytes()).isZero();
+        assertThat(stats.freeCount()).isEqualTo(201);
+        assertThat(stats.unmapCount()).as("the dead thread's region went back: no block of it stayed cached")
+                .isPositive();
     }
 
     @Test
