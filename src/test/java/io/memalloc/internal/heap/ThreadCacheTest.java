@@ -51,23 +51,11 @@ class ThreadCacheTest {
 
     @Test
     void theCacheOfAThreadThatDiedGoesBackWhenAnotherThreadComesWithoutATrim() throws Exception {
-        Thread user = new Thread(() -> {
-            List<Long> blocks = new ArrayList<>();
-            for (int i = 0; i < 200; i++) {
-                blocks.add(heap.allocate(64, 16, true));
-            }
-            blocks.forEach(heap::free);
-        });
-        user.start();
-        user.join(TimeUnit.SECONDS.toMillis(30));
-        assertThat(user.isAlive()).isFalse();
+        runToTheEnd(() -> allocateAndFree64ByteBlocks(200));
         long mapped = heap.stats().mappedBytes();
         assertThat(mapped).isPositive();
 
-        Thread next = new Thread(() -> heap.free(heap.allocate(5_000, 16, true))); // makes its own cache
-        next.start();
-        next.join(TimeUnit.SECONDS.toMillis(30));
-        assertThat(next.isAlive()).isFalse();
+        runToTheEnd(() -> heap.free(heap.allocate(5_000, 16, true))); // a new thread: makes its own cache
 
         HeapStats stats = heap.stats();
         assertThat(stats.allocatedBytes()).isZero();
@@ -160,10 +148,7 @@ class ThreadCacheTest {
         for (int i = 0; i < 5_000; i++) {
             blocks.add(heap.allocate(1 + random.nextInt(1_500), 16, true));
         }
-        Thread freer = new Thread(() -> blocks.forEach(heap::free));
-        freer.start();
-        freer.join(TimeUnit.SECONDS.toMillis(30));
-        assertThat(freer.isAlive()).isFalse();
+        runToTheEnd(() -> blocks.forEach(heap::free));
 
         HeapStats stats = heap.stats();
         assertThat(stats.allocatedBytes()).isZero();
@@ -308,16 +293,7 @@ class ThreadCacheTest {
 
     @Test
     void theCacheOfAThreadThatDiedGoesBackToTheHeapOnTrim() throws Exception {
-        Thread user = new Thread(() -> {
-            List<Long> blocks = new ArrayList<>();
-            for (int i = 0; i < 200; i++) {
-                blocks.add(heap.allocate(64, 16, true));
-            }
-            blocks.forEach(heap::free);
-        });
-        user.start();
-        user.join(TimeUnit.SECONDS.toMillis(30));
-        assertThat(user.isAlive()).isFalse();
+        runToTheEnd(() -> allocateAndFree64ByteBlocks(200));
         long mapped = heap.stats().mappedBytes();
         assertThat(mapped).isPositive();
 
@@ -339,11 +315,7 @@ class ThreadCacheTest {
         CountDownLatch called = new CountDownLatch(1);
         CountDownLatch done = new CountDownLatch(1);
         Thread user = new Thread(() -> {
-            List<Long> blocks = new ArrayList<>();
-            for (int i = 0; i < 100; i++) {
-                blocks.add(heap.allocate(64, 16, true));
-            }
-            blocks.forEach(heap::free);
+            allocateAndFree64ByteBlocks(100);
             cached.countDown();
             try {
                 if (trimmed.await(30, TimeUnit.SECONDS)) {
@@ -385,5 +357,22 @@ class ThreadCacheTest {
         assertThat(stats.freeCount()).isEqualTo(1);
         heap.trim();
         assertThat(heap.stats().mappedBytes()).isZero();
+    }
+
+    /** Runs {@code work} in a new platform thread and waits until that thread has died. */
+    private static void runToTheEnd(Runnable work) throws InterruptedException {
+        Thread thread = new Thread(work);
+        thread.start();
+        thread.join(TimeUnit.SECONDS.toMillis(30));
+        assertThat(thread.isAlive()).isFalse();
+    }
+
+    /** Allocates {@code n} blocks of 64 B, then frees them all: they end up in the calling thread's cache. */
+    private void allocateAndFree64ByteBlocks(int n) {
+        List<Long> blocks = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            blocks.add(heap.allocate(64, 16, true));
+        }
+        blocks.forEach(heap::free);
     }
 }
