@@ -6,5 +6,8 @@
  * {@code --enable-native-access=io.memalloc} to keep the JDK from warning about restricted methods.
  */
 module io.memalloc {
+    requires java.management;
+    requires jdk.jfr;
+
     exports io.memalloc;
 }

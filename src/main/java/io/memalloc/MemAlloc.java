@@ -2,6 +2,9 @@ package io.memalloc;
 
 import io.memalloc.internal.arena.ArenaAllocator;
 import io.memalloc.internal.arena.ChunkPool;
+import io.memalloc.internal.event.FaultDetectedEvent;
+import io.memalloc.internal.event.LeakDetectedEvent;
+import io.memalloc.internal.event.TrimEvent;
 import io.memalloc.internal.heap.Heap;
 import io.memalloc.internal.heap.HeapConfig;
 import io.memalloc.internal.heap.HeapStats;
@@ -12,6 +15,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
+import javax.management.ObjectName;
 
 /**
  * A thread-safe native-memory allocator: allocate, free and reallocate, served from regions MemAlloc maps from the
@@ -66,14 +70,28 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
     private final AtomicInteger openArenas = new AtomicInteger();
     /** What an arena runs once it has given its memory back: one object for all of them. */
     private final Runnable arenaReleased = this::arenaClosed;
+    /** Where this allocator's management bean is registered, or null when it is not. */
+    private final ObjectName beanName;
 
     @SuppressWarnings("MustBeClosedChecker") // the arena lives as long as this allocator: close() closes it
-    private MemAlloc(Heap heap, boolean global) {
+    private MemAlloc(Heap heap, boolean global, boolean registerBean) {
         this.heap = heap;
         this.arena = global ? null : Arena.ofShared();
         this.memory = global ? AddressSpace.all() : AddressSpace.all(arena);
         this.chunkPool = new ChunkPool(heap, FIRST_CHUNK_SIZE, 2 * heap.stripeCount());
+        ObjectName registered = null;
+        if (registerBean) {
+            try {
+                registered = ManagementBean.register(this, !global);
+            } catch (RuntimeException e) {
+                arena.close(); // only a private allocator's registration throws
+                throw e;
+            }
+        }
+        this.beanName = registered;
     }
+
+    private static final System.Logger LOG = System.getLogger(MemAlloc.class.getName());
 
     /** The size of an arena's first chunk, the chunks the pool keeps. */
     private static final long FIRST_CHUNK_SIZE = 16 * 1024;
@@ -81,11 +99,33 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
     /**
      * The process-wide allocator, created on first use. Its segments have the global scope; it never closes.
      *
+     * <p>It is shaped by the {@code memalloc.*} system properties, read once, when it is made. A size is a count of
+     * bytes with an optional suffix k, m, g or t (powers of 1024):
+     * <table class="striped">
+     * <caption>System properties of the global allocator</caption>
+     * <thead><tr><th scope="col">property</th><th scope="col">value</th><th scope="col">default</th></tr></thead>
+     * <tbody>
+     * <tr><th scope="row">{@code memalloc.regionSize}</th><td>a power of two, 64k to 256m</td><td>4m</td></tr>
+     * <tr><th scope="row">{@code memalloc.stripes}</th><td>a power of two, 1 to 1024</td>
+     *     <td>twice the processors, rounded up</td></tr>
+     * <tr><th scope="row">{@code memalloc.maxMappedBytes}</th><td>a size above 0</td><td>unlimited</td></tr>
+     * <tr><th scope="row">{@code memalloc.cachedRegions}</th><td>empty regions kept mapped</td><td>2</td></tr>
+     * <tr><th scope="row">{@code memalloc.spareMappings}</th><td>freed large mappings kept</td><td>4</td></tr>
+     * <tr><th scope="row">{@code memalloc.threadCaches}</th><td>true or false</td><td>true</td></tr>
+     * <tr><th scope="row">{@code memalloc.managementBean}</th><td>true or false: register
+     *     {@code io.memalloc:type=MemAlloc,name=global} ({@link MemAllocMXBean})</td><td>true</td></tr>
+     * </tbody>
+     * </table>
+     *
      * @throws UnsupportedOperationException when MemAlloc cannot run here (an OS it does not know, or no native
      *                                       access), with the reason
+     * @throws IllegalArgumentException      when a {@code memalloc.*} system property has a bad value, naming it
      */
     public static MemAlloc global() {
         if (Global.INSTANCE == null) {
+            if (Global.FAILURE instanceof IllegalArgumentException badProperty) {
+                throw new IllegalArgumentException(badProperty.getMessage(), badProperty);
+            }
             throw new UnsupportedOperationException(Global.FAILURE.getMessage(), Global.FAILURE);
         }
         return Global.INSTANCE;
@@ -103,7 +143,9 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
             MemAlloc instance = null;
             RuntimeException failure = null;
             try {
-                instance = new MemAlloc(new Heap(OsMemory.system(), HeapConfig.global()), true);
+                GlobalProperties properties = GlobalProperties.read(System::getProperty);
+                instance = new MemAlloc(new Heap(OsMemory.system(), properties.heapConfig()), true,
+                        properties.managementBean());
             } catch (RuntimeException e) {
                 failure = e;
             }
@@ -155,10 +197,21 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
      * @throws IllegalStateException    if this allocator is closed
      */
     public void free(MemorySegment segment) {
-        long address = addressOf(segment);
-        if (address != 0) {
-            heap.free(address);
+        try {
+            long address = addressOf(segment);
+            if (address != 0) {
+                heap.free(address);
+            }
+        } catch (IllegalArgumentException fault) {
+            throw detected(fault, "free", segment);
         }
+    }
+
+    /** Reports a segment refused by free or reallocate, then gives back the exception to throw. */
+    private IllegalArgumentException detected(IllegalArgumentException fault, String operation,
+                                              MemorySegment segment) {
+        FaultDetectedEvent.detected(heap.name(), operation, segment.address(), fault);
+        return fault;
     }
 
     /**
@@ -191,12 +244,18 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
      * @throws OutOfMemoryError         as {@link #allocate(long, long)}; the block is then left as it was
      */
     public MemorySegment reallocate(MemorySegment segment, long newByteSize) {
-        long address = addressOf(segment);
         checkSize(newByteSize);
-        if (address == 0) {
-            return allocate(newByteSize, 1);
+        long moved;
+        try {
+            long address = addressOf(segment);
+            if (address == 0) {
+                return allocate(newByteSize, 1);
+            }
+            moved = heap.reallocate(address, newByteSize);
+        } catch (IllegalArgumentException fault) {
+            throw detected(fault, "reallocate", segment);
         }
-        return memory.asSlice(heap.reallocate(address, newByteSize), newByteSize);
+        return memory.asSlice(moved, newByteSize);
     }
 
     /**
@@ -278,7 +337,19 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
      * @return the bytes given back
      */
     public long trim() {
-        return chunkPool.drain() + heap.trim();
+        TrimEvent event = new TrimEvent();
+        event.begin();
+        long given = chunkPool.drain() + heap.trim();
+        event.commit(heap.name(), given);
+        return given;
+    }
+
+    /**
+     * This allocator's name: {@code global} for {@link #global()}, else the one given to {@link Builder#name}. It
+     * names it in JFR events and in its management bean.
+     */
+    public String name() {
+        return heap.name();
     }
 
     /**
@@ -313,6 +384,10 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
      * Unmaps everything this allocator mapped. Its segments become inaccessible: using one throws
      * {@link IllegalStateException}, as a closed arena's do.
      *
+     * <p>Blocks never freed are a leak in the code that allocated them: close reports how many and their bytes, as
+     * a warning through {@link System.Logger} and a JFR event ({@code io.memalloc.LeakDetected}), then unmaps them
+     * all the same. Its management bean, if it has one, is unregistered.
+     *
      * @throws UnsupportedOperationException on {@link #global()}
      * @throws IllegalStateException         if it is closed already, if an arena drawing on it is still open, or if
      *                                       one of its segments is in use by a downcall (then nothing is unmapped)
@@ -333,14 +408,25 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
             openArenas.set(0);
             throw e;
         }
-        chunkPool.clear();
+        chunkPool.drain();
+        reportLeaks();
         heap.close();
+        ManagementBean.unregister(beanName);
+    }
+
+    private void reportLeaks() {
+        AllocatorStats stats = stats();
+        if (stats.liveAllocations() > 0) {
+            String what = "MemAlloc '" + name() + "' closed with " + stats.liveAllocations() + " blocks never freed ("
+                    + stats.allocatedBytes() + " bytes asked for); they are unmapped now";
+            LOG.log(System.Logger.Level.WARNING, what);
+            LeakDetectedEvent.detected(name(), what, stats.liveAllocations(), stats.allocatedBytes());
+        }
     }
 
     @Override
     public String toString() {
-        return "MemAlloc[" + (arena == null ? "global" : heap.isClosed() ? "closed" : "private") + ", "
-                + stats() + "]";
+        return "MemAlloc[" + name() + (heap.isClosed() ? ", closed, " : ", ") + stats() + "]";
     }
 
     static void checkAllocation(long byteSize, long byteAlignment) {
@@ -370,12 +456,43 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
      * }
      */
     public static final class Builder {
+        /** Allocators built so far, for default names. */
+        private static final AtomicInteger BUILT = new AtomicInteger();
         private long regionSize = HeapConfig.DEFAULT_REGION_SIZE;
         private int stripes = HeapConfig.defaultStripes();
         private long maxMappedBytes = Long.MAX_VALUE;
         private int cachedRegions = -1;
+        private String name;
+        private boolean managementBean;
 
         private Builder() {}
+
+        /**
+         * The allocator's name, for JFR events, log messages and its management bean: letters, digits and
+         * {@code . _ -}, 1 to 64 of them; {@code global} is taken. By default {@code private-N}, N counting the
+         * allocators built.
+         */
+        public Builder name(String name) {
+            if (name == null || name.isEmpty() || name.length() > 64 || name.equals("global")
+                    || !name.chars().allMatch(c -> c < 128 && (Character.isLetterOrDigit(c) || c == '.' || c == '_'
+                            || c == '-'))) {
+                throw new IllegalArgumentException("name '" + name + "' is not 1 to 64 letters, digits, '.', '_' or"
+                        + " '-', or is 'global'");
+            }
+            this.name = name;
+            return this;
+        }
+
+        /**
+         * Whether to register a platform MXBean ({@link MemAllocMXBean}) for the allocator, as
+         * {@code io.memalloc:type=MemAlloc,name=NAME}, from {@link #build()} to {@link MemAlloc#close()}; off by
+         * default. {@link #build()} throws {@link IllegalStateException} when a bean of that name is registered
+         * already.
+         */
+        public Builder managementBean(boolean register) {
+            this.managementBean = register;
+            return this;
+        }
 
         /**
          * The size of each region: a power of two from 64 KiB to 256 MiB; 4 MiB by default. Requests above half
@@ -429,9 +546,10 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
 
         /** A new allocator on the given OS layer: tests give a fake one. */
         MemAlloc build(OsMemory os) {
-            HeapConfig config = new HeapConfig(regionSize, stripes, maxMappedBytes,
+            String named = name != null ? name : "private-" + BUILT.incrementAndGet();
+            HeapConfig config = new HeapConfig(named, regionSize, stripes, maxMappedBytes,
                     cachedRegions < 0 ? stripes : cachedRegions, false, 0);
-            return new MemAlloc(new Heap(os, config), false);
+            return new MemAlloc(new Heap(os, config), false, managementBean);
         }
     }
 }

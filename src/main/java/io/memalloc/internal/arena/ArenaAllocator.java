@@ -1,5 +1,6 @@
 package io.memalloc.internal.arena;
 
+import io.memalloc.internal.event.ArenaClosedEvent;
 import io.memalloc.internal.os.AddressSpace;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -31,6 +32,8 @@ public abstract sealed class ArenaAllocator permits ConfinedArenaAllocator, Shar
     final ChunkPool pool;
     final ArenaChunks chunks = new ArenaChunks();
     private final long maxChunkSize;
+    /** Begun now if a recording wants arena events, for the lifetime; else null. */
+    final ArenaClosedEvent lifetime = ArenaClosedEvent.opening();
 
     ArenaAllocator(Arena jdkArena, ChunkPool pool, long maxChunkSize) {
         this.jdkArena = jdkArena;
@@ -41,11 +44,18 @@ public abstract sealed class ArenaAllocator permits ConfinedArenaAllocator, Shar
     /** The kinds of JDK arena a MemArena can stand in for. */
     public enum Kind {
         /** One thread, over {@code Arena.ofConfined()}. */
-        CONFINED,
+        CONFINED("confined"),
         /** Any thread, over {@code Arena.ofShared()}. */
-        SHARED,
+        SHARED("shared"),
         /** Any thread, over {@code Arena.ofAuto()}: its memory goes back once it is unreachable. */
-        AUTO
+        AUTO("automatic");
+
+        /** What the arena-closed event calls it. */
+        final String eventName;
+
+        Kind(String eventName) {
+            this.eventName = eventName;
+        }
     }
 
     /**
@@ -124,6 +134,14 @@ public abstract sealed class ArenaAllocator permits ConfinedArenaAllocator, Shar
     static long fit(Chunk chunk, long used, long byteSize, long byteAlignment) {
         long start = (chunk.base + used + byteAlignment - 1) & -byteAlignment;
         return byteSize <= chunk.base + chunk.size - start ? start - chunk.base : -1;
+    }
+
+    /** Commits the {@link #lifetime} event, if there is one. */
+    static void reportClosed(ArenaClosedEvent lifetime, ChunkPool pool, Kind kind, long allocatedBytes,
+                             int chunkCount) {
+        if (lifetime != null) {
+            ArenaClosedEvent.closed(lifetime, pool.heapName(), kind.eventName, allocatedBytes, chunkCount);
+        }
     }
 
     static IllegalStateException alreadyClosed() {

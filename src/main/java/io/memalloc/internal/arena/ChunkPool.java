@@ -38,6 +38,11 @@ public final class ChunkPool {
         this.slots = new AtomicLongArray(slotCount);
     }
 
+    /** The name of the heap the chunks come from, for events. */
+    String heapName() {
+        return heap.name();
+    }
+
     public long chunkSize() {
         return chunkSize;
     }
@@ -93,13 +98,6 @@ public final class ChunkPool {
             }
         }
         return drained;
-    }
-
-    /** Forgets the pooled chunks without freeing them: the heap is about to unmap everything. */
-    public void clear() {
-        for (int slot = 0; slot < slots.length(); slot++) {
-            slots.set(slot, 0);
-        }
     }
 
     private static int startSlot(int n) {

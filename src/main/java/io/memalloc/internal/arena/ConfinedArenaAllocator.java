@@ -133,6 +133,7 @@ final class ConfinedArenaAllocator extends ArenaAllocator {
 
     private void release() {
         leaveCurrent();
+        reportClosed(lifetime, pool, Kind.CONFINED, pooledUsed + chunks.usedBytes(), 1 + chunks.count());
         try {
             ChunkPool.zero(pooledBase, pooledUsed);
             pool.give(pooledBase);

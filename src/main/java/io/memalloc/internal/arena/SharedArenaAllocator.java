@@ -1,5 +1,6 @@
 package io.memalloc.internal.arena;
 
+import io.memalloc.internal.event.ArenaClosedEvent;
 import io.memalloc.internal.os.AddressSpace;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -47,7 +48,7 @@ final class SharedArenaAllocator extends ArenaAllocator {
         super(automatic ? Arena.ofAuto() : Arena.ofShared(), pool, maxChunkSize);
         this.onRelease = onRelease;
         if (automatic) {
-            AddressSpace.onClose(jdkArena, releaseAction(lock, chunks, pool, onRelease));
+            AddressSpace.onClose(jdkArena, releaseAction(lock, chunks, pool, lifetime, onRelease));
         }
     }
 
@@ -56,10 +57,11 @@ final class SharedArenaAllocator extends ArenaAllocator {
      * references nothing, so that the chunk list it reads on the cleaner thread is the one the arena wrote.
      */
     private static Runnable releaseAction(ReentrantLock lock, ArenaChunks chunks, ChunkPool pool,
-                                          Runnable onRelease) {
+                                          ArenaClosedEvent lifetime, Runnable onRelease) {
         return () -> {
             lock.lock();
             try {
+                reportClosed(lifetime, pool, Kind.AUTO, chunks.usedBytes(), chunks.count());
                 chunks.release(pool);
             } finally {
                 lock.unlock();
@@ -140,6 +142,7 @@ final class SharedArenaAllocator extends ArenaAllocator {
             first = !closed;
             closed = true;
             if (first) {
+                reportClosed(lifetime, pool, Kind.SHARED, chunks.usedBytes(), chunks.count());
                 chunks.release(pool);
             }
         } finally {

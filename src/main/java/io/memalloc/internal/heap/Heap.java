@@ -1,5 +1,8 @@
 package io.memalloc.internal.heap;
 
+import io.memalloc.internal.event.AllocationFailedEvent;
+import io.memalloc.internal.event.RegionMappedEvent;
+import io.memalloc.internal.event.RegionUnmappedEvent;
 import io.memalloc.internal.heap.LargeBlocks.LargeBlock;
 import io.memalloc.internal.os.AddressSpace;
 import io.memalloc.internal.os.OsMemory;
@@ -31,6 +34,10 @@ import java.util.function.Function;
  * keep the block from being handed out while its pages are given back.
  */
 public final class Heap {
+    /** Stands for the stripe of a large block's own mapping, which has none, in events. */
+    private static final int NO_STRIPE = -1;
+
+    private final String name;
     private final OsMemory os;
     private final long regionSize;
     private final long maxMappedBytes;
@@ -66,6 +73,7 @@ public final class Heap {
             throw new IllegalArgumentException("regionSize " + config.regionSize()
                     + " is not a multiple of the OS mapping granularity " + os.granularity());
         }
+        this.name = config.name();
         this.os = os;
         this.regionSize = config.regionSize();
         this.maxMappedBytes = config.maxMappedBytes();
@@ -193,7 +201,7 @@ public final class Heap {
         } finally {
             stripe.lock.unlock();
         }
-        unmap(region.base, region.size);
+        unmap(region);
         throw closedException();
     }
 
@@ -237,18 +245,19 @@ public final class Heap {
         long granularity = os.granularity();
         long mappingSize = (Math.max(byteSize, 1) + granularity - 1) & -granularity;
         if (mappingSize <= 0) {
-            throw new OutOfMemoryError("MemAlloc cannot map " + byteSize + " bytes: more than the address space");
+            throw failed(byteSize, new OutOfMemoryError("MemAlloc cannot map " + byteSize
+                    + " bytes: more than the address space"));
         }
         long mappingAlignment = Math.max(alignment, granularity);
         SpareMappings.Spare spare = zero ? null : spares.take(mappingSize, mappingAlignment);
         LargeBlock block = spare != null
                 ? new LargeBlock(spare.address(), spare.mappingSize(), byteSize, alignment,
                         Math.max(spare.dirtyEnd(), byteSize))
-                : new LargeBlock(map(mappingSize, mappingAlignment, byteSize), mappingSize, byteSize, alignment,
+                : new LargeBlock(map(mappingSize, mappingAlignment, byteSize, NO_STRIPE), mappingSize, byteSize, alignment,
                         byteSize);
         large.add(block);
         if (closed.get() && large.remove(block.address()) != null) {
-            unmap(block.address(), block.mappingSize());
+            unmap(block.address(), block.mappingSize(), NO_STRIPE);
             throw closedException();
         }
         return block.address();
@@ -258,7 +267,7 @@ public final class Heap {
     private void retire(LargeBlock block) {
         for (SpareMappings.Spare evicted : spares.keep(
                 new SpareMappings.Spare(block.address(), block.mappingSize(), block.dirtyEnd()))) {
-            unmap(evicted.address(), evicted.mappingSize());
+            unmap(evicted.address(), evicted.mappingSize(), NO_STRIPE);
         }
     }
 
@@ -266,7 +275,7 @@ public final class Heap {
     private long unmapSpares(boolean close) {
         long given = 0;
         for (SpareMappings.Spare spare : spares.takeAll(close)) {
-            unmap(spare.address(), spare.mappingSize());
+            unmap(spare.address(), spare.mappingSize(), NO_STRIPE);
             given += spare.mappingSize();
         }
         return given;
@@ -348,7 +357,7 @@ public final class Heap {
             stripe.lock.unlock();
         }
         if (toUnmap != null) {
-            unmap(toUnmap.base, toUnmap.size);
+            unmap(toUnmap);
         }
         return left;
     }
@@ -380,7 +389,7 @@ public final class Heap {
             region.stripe.lock.unlock();
         }
         if (toUnmap != null) {
-            unmap(toUnmap.base, toUnmap.size);
+            unmap(toUnmap);
         }
     }
 
@@ -596,7 +605,7 @@ public final class Heap {
             throw notLive(address);
         }
         if (toUnmap != null) {
-            unmap(toUnmap.base, toUnmap.size);
+            unmap(toUnmap);
         }
         return moved;
     }
@@ -677,7 +686,7 @@ public final class Heap {
     private void putBack(LargeBlock claimed, LargeBlock resized) {
         large.putBack(claimed, resized);
         if (closed.get() && large.remove(resized.address()) != null) {
-            unmap(resized.address(), resized.mappingSize());
+            unmap(resized.address(), resized.mappingSize(), NO_STRIPE);
             throw closedException();
         }
     }
@@ -821,14 +830,14 @@ public final class Heap {
         RuntimeException failure = null;
         for (Region region : regions) {
             try {
-                unmap(region.base, region.size);
+                unmap(region);
             } catch (RuntimeException e) {
                 failure = first(failure, e);
             }
         }
         for (LargeBlock block : blocks) {
             try {
-                unmap(block.address(), block.mappingSize());
+                unmap(block.address(), block.mappingSize(), NO_STRIPE);
             } catch (RuntimeException e) {
                 failure = first(failure, e);
             }
@@ -850,6 +859,11 @@ public final class Heap {
         return closed.get();
     }
 
+    /** What events and the management bean call this heap. */
+    public String name() {
+        return name;
+    }
+
     public long regionSize() {
         return regionSize;
     }
@@ -860,14 +874,14 @@ public final class Heap {
 
     /** A new region for {@code stripe}, in the table but not yet in the stripe. */
     private Region mapRegion(Stripe stripe, long request) {
-        long base = map(regionSize, regionSize, request);
+        long base = map(regionSize, regionSize, request, stripe.index);
         try {
             Region region = new Region(base, regionSize, stripe);
             region.initialize();
             table.add(region);
             return region;
         } catch (RuntimeException | Error e) { // a Java OutOfMemoryError for the region's bitmap, say
-            unmap(base, regionSize);
+            unmap(base, regionSize, stripe.index);
             throw e;
         }
     }
@@ -876,27 +890,40 @@ public final class Heap {
      * Maps within {@code maxMappedBytes}, giving back the cached empty regions first when the cap is near.
      *
      * @param request the size the user asked for, for the message
+     * @param stripe  the stripe of the region mapped, or {@link #NO_STRIPE} for a large block: for the event
      */
-    private long map(long byteSize, long alignment, long request) {
+    private long map(long byteSize, long alignment, long request, int stripe) {
         if (!reserve(byteSize)) {
             unmapAll(detachEmptyRegions(), List.of());
             unmapSpares(false);
             if (!reserve(byteSize)) {
-                throw new OutOfMemoryError("MemAlloc: a request of " + request + " bytes needs a mapping of "
-                        + Sizes.format(byteSize) + ", but " + Sizes.format(mappedBytes.get())
-                        + " are mapped and maxMappedBytes is " + maxMappedBytes + " (" + Sizes.format(maxMappedBytes)
-                        + ")");
+                throw failed(request, new OutOfMemoryError("MemAlloc: a request of " + request
+                        + " bytes needs a mapping of " + Sizes.format(byteSize) + ", but "
+                        + Sizes.format(mappedBytes.get()) + " are mapped and maxMappedBytes is " + maxMappedBytes
+                        + " (" + Sizes.format(maxMappedBytes) + ")"));
             }
         }
+        RegionMappedEvent event = new RegionMappedEvent();
+        event.begin();
         long address;
         try {
             address = os.map(byteSize, alignment);
+        } catch (OutOfMemoryError e) {
+            mappedBytes.addAndGet(-byteSize);
+            throw failed(request, e);
         } catch (RuntimeException | Error e) {
             mappedBytes.addAndGet(-byteSize);
             throw e;
         }
         mapCount.incrementAndGet();
+        event.commit(name, address, byteSize, stripe);
         return address;
+    }
+
+    /** Reports a request that cannot be met, then gives back the error to throw. */
+    private OutOfMemoryError failed(long request, OutOfMemoryError error) {
+        AllocationFailedEvent.failed(name, request, error);
+        return error;
     }
 
     private boolean reserve(long byteSize) {
@@ -908,10 +935,18 @@ public final class Heap {
         return false;
     }
 
-    private void unmap(long address, long byteSize) {
+    private void unmap(Region region) {
+        unmap(region.base, region.size, region.stripe.index);
+    }
+
+    /** @param stripe as for {@link #map} */
+    private void unmap(long address, long byteSize, int stripe) {
+        RegionUnmappedEvent event = new RegionUnmappedEvent();
+        event.begin();
         os.unmap(address, byteSize);
         mappedBytes.addAndGet(-byteSize);
         unmapCount.incrementAndGet();
+        event.commit(name, address, byteSize, stripe);
     }
 
     int homeStripe() {

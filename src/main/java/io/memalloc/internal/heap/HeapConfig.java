@@ -1,9 +1,13 @@
 package io.memalloc.internal.heap;
 
+import java.util.Objects;
+
 /**
  * How a {@link Heap} is shaped. The public builder checks user input and gives clear messages; this record only
  * guards against a bug above it.
  *
+ * @param name           what events and the management bean call the heap: {@code global}, or a private
+ *                       allocator's name
  * @param regionSize     bytes per region: a power of two, {@link #MIN_REGION_SIZE} to {@link #MAX_REGION_SIZE};
  *                       requests above half of it get a mapping of their own
  * @param stripes        number of stripes (locks): a power of two, 1 to {@link #MAX_STRIPES}
@@ -14,7 +18,7 @@ package io.memalloc.internal.heap;
  *                       for
  * @param spareMappings  how many freed large mappings the heap keeps for reuse ({@link SpareMappings})
  */
-public record HeapConfig(long regionSize, int stripes, long maxMappedBytes, int cachedRegions,
+public record HeapConfig(String name, long regionSize, int stripes, long maxMappedBytes, int cachedRegions,
                          boolean threadCaches, int spareMappings) {
     public static final long MIN_REGION_SIZE = 64 * 1024;
     public static final long MAX_REGION_SIZE = 256L * 1024 * 1024;
@@ -22,6 +26,7 @@ public record HeapConfig(long regionSize, int stripes, long maxMappedBytes, int 
     public static final int MAX_STRIPES = 1024;
 
     public HeapConfig {
+        Objects.requireNonNull(name, "name");
         if (Long.bitCount(regionSize) != 1 || regionSize < MIN_REGION_SIZE || regionSize > MAX_REGION_SIZE) {
             throw new IllegalArgumentException("regionSize " + regionSize + " is not a power of two from "
                     + MIN_REGION_SIZE + " to " + MAX_REGION_SIZE);
@@ -53,6 +58,6 @@ public record HeapConfig(long regionSize, int stripes, long maxMappedBytes, int 
      * thread caches, four spare large mappings.
      */
     public static HeapConfig global() {
-        return new HeapConfig(DEFAULT_REGION_SIZE, defaultStripes(), Long.MAX_VALUE, 2, true, 4);
+        return new HeapConfig("global", DEFAULT_REGION_SIZE, defaultStripes(), Long.MAX_VALUE, 2, true, 4);
     }
 }
