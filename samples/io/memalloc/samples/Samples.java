@@ -10,9 +10,18 @@ public final class Samples {
             "arenas", Arenas::main,
             "basic", Basic::main,
             "global", Global::main,
-            "interop", Interop::main));
+            "interop", Interop::main,
+            "snippets", Samples::snippets));
 
     private Samples() {}
+
+    private static void snippets(String[] args) {
+        try {
+            JavadocSnippets.main(args);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
 
     public static void main(String[] args) throws Exception {
         String name = args.length == 0 ? "list" : args[0];

@@ -20,7 +20,7 @@ public record AllocatorStats(long mappedBytes, long allocatedBytes, int regionCo
                              int largeBlockCount, long allocationCount, long freeCount, long mapCount,
                              long unmapCount) {
 
-    /** Allocations not freed yet. */
+    /** {@return how many allocations are not freed yet} */
     public long liveAllocations() {
         return allocationCount - freeCount;
     }

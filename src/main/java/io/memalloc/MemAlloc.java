@@ -27,13 +27,7 @@ import javax.management.ObjectName;
  * {@link #close()}; its segments share one scope that closes with it, so that a segment used after that throws
  * {@link IllegalStateException} instead of touching unmapped memory.
  *
- * {@snippet lang = java:
- * MemAlloc alloc = MemAlloc.global();
- * MemorySegment point = alloc.allocate(ValueLayout.JAVA_INT, 2);   // zeroed, 8 bytes, 4-byte aligned
- * point.setAtIndex(ValueLayout.JAVA_INT, 1, 42);
- * point = alloc.reallocate(point, 16);                             // keeps 42, the new bytes read as zero
- * alloc.free(point);
- * }
+ * {@snippet lang = java file = "JavadocSnippets.java" region = "allocator"}
  *
  * <h2>How it works</h2>
  * Regions (4 MiB by default, aligned to their size) are carved into blocks with boundary tags; free blocks sit in
@@ -117,6 +111,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
      * </tbody>
      * </table>
      *
+     * @return the process-wide allocator
      * @throws UnsupportedOperationException when MemAlloc cannot run here (an OS it does not know, or no native
      *                                       access), with the reason
      * @throws IllegalArgumentException      when a {@code memalloc.*} system property has a bad value, naming it
@@ -156,7 +151,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
         private Global() {}
     }
 
-    /** A builder for an allocator of its own, which {@link #close()} unmaps. */
+    /** {@return a builder for an allocator of its own, which {@link #close()} unmaps} */
     public static Builder builder() {
         return new Builder();
     }
@@ -180,6 +175,13 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
 
     /**
      * As {@link #allocate(long, long)}, without zeroing: the content is whatever the memory last held.
+     *
+     * @param byteSize      the size in bytes, 0 or more
+     * @param byteAlignment the alignment in bytes, a power of two
+     * @return a segment of {@code byteSize} bytes at an address that is a multiple of {@code byteAlignment}
+     * @throws IllegalArgumentException if {@code byteSize < 0} or {@code byteAlignment} is not a power of two
+     * @throws OutOfMemoryError         as {@link #allocate(long, long)}
+     * @throws IllegalStateException    if this allocator is closed
      */
     public MemorySegment allocateUninitialized(long byteSize, long byteAlignment) {
         checkAllocation(byteSize, byteAlignment);
@@ -193,6 +195,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
      * <p>The segment stays usable as a Java object, but the memory is no longer the caller's: it may be handed out
      * again at once.
      *
+     * @param segment a segment this allocator returned, or {@link MemorySegment#NULL}
      * @throws IllegalArgumentException if the segment is not the start of a live block of this allocator
      * @throws IllegalStateException    if this allocator is closed
      */
@@ -239,6 +242,8 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
      * kept, and bytes past the old size read as zero. On {@link MemorySegment#NULL} it allocates. After it returns,
      * only the returned segment may be used.
      *
+     * @param segment     a segment this allocator returned, or {@link MemorySegment#NULL}
+     * @param newByteSize the new size in bytes, 0 or more
      * @return a segment of {@code newByteSize} bytes
      * @throws IllegalArgumentException as {@link #free}, or if {@code newByteSize < 0}
      * @throws OutOfMemoryError         as {@link #allocate(long, long)}; the block is then left as it was
@@ -261,6 +266,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
     /**
      * A new confined arena drawing on this allocator: only the calling thread may use and close it.
      *
+     * @return the arena, open
      * @throws IllegalStateException if this allocator is closed
      */
     public MemArena newConfinedArena() {
@@ -270,6 +276,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
     /**
      * A new shared arena drawing on this allocator: any thread may allocate in it, use its memory and close it.
      *
+     * @return the arena, open
      * @throws IllegalStateException if this allocator is closed
      */
     public MemArena newSharedArena() {
@@ -280,6 +287,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
      * A new automatic arena drawing on this allocator: its memory goes back once it and its segments are
      * unreachable. Until then it counts as open, and this allocator cannot be closed.
      *
+     * @return the arena
      * @throws IllegalStateException if this allocator is closed
      */
     public MemArena newAutoArena() {
@@ -323,7 +331,9 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
         }
     }
 
-    /** The allocator's counters now; cheap enough to call often, consistent when no other thread allocates. */
+    /**
+     * {@return the allocator's counters now} Cheap enough to call often; consistent when no other thread allocates.
+     */
     public AllocatorStats stats() {
         HeapStats s = heap.stats();
         return new AllocatorStats(s.mappedBytes(), s.allocatedBytes(), s.regionCount(), s.emptyRegionCount(),
@@ -345,8 +355,8 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
     }
 
     /**
-     * This allocator's name: {@code global} for {@link #global()}, else the one given to {@link Builder#name}. It
-     * names it in JFR events and in its management bean.
+     * {@return this allocator's name: {@code global} for {@link #global()}, else the one given to
+     * {@link Builder#name}} It names the allocator in JFR events, log messages and its management bean.
      */
     public String name() {
         return heap.name();
@@ -364,6 +374,8 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
      *   0x7f0c40000058  in use       32 B   0 B asked, align 16
      *   0x7f0c40000078  free      4.0 MiB
      * }
+     *
+     * @return the picture, one line per region and block
      */
     public String heapMap() {
         return heap.map();
@@ -445,15 +457,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
     /**
      * Shapes an allocator of its own.
      *
-     * {@snippet lang = java:
-     * try (MemAlloc alloc = MemAlloc.builder()
-     *         .regionSize(1 << 20)                // 1 MiB regions
-     *         .maxMappedBytes(256L << 20)         // never more than 256 MiB mapped
-     *         .build()) {
-     *     MemorySegment buffer = alloc.allocate(4096, 64);
-     *     // ...
-     * }                                           // everything unmapped
-     * }
+     * {@snippet lang = java file = "JavadocSnippets.java" region = "builder"}
      */
     public static final class Builder {
         /** Allocators built so far, for default names. */
@@ -471,6 +475,10 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
          * The allocator's name, for JFR events, log messages and its management bean: letters, digits and
          * {@code . _ -}, 1 to 64 of them; {@code global} is taken. By default {@code private-N}, N counting the
          * allocators built.
+         *
+         * @param name the name
+         * @return this builder
+         * @throws IllegalArgumentException if the name is null, {@code global}, or not made of those characters
          */
         public Builder name(String name) {
             if (name == null || name.isEmpty() || name.length() > 64 || name.equals("global")
@@ -488,6 +496,9 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
          * {@code io.memalloc:type=MemAlloc,name=NAME}, from {@link #build()} to {@link MemAlloc#close()}; off by
          * default. {@link #build()} throws {@link IllegalStateException} when a bean of that name is registered
          * already.
+         *
+         * @param register whether to register one
+         * @return this builder
          */
         public Builder managementBean(boolean register) {
             this.managementBean = register;
@@ -497,6 +508,10 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
         /**
          * The size of each region: a power of two from 64 KiB to 256 MiB; 4 MiB by default. Requests above half
          * a region get a mapping of their own.
+         *
+         * @param regionSize the size in bytes
+         * @return this builder
+         * @throws IllegalArgumentException if it is not a power of two from 64 KiB to 256 MiB
          */
         public Builder regionSize(long regionSize) {
             if (Long.bitCount(regionSize) != 1 || regionSize < HeapConfig.MIN_REGION_SIZE
@@ -508,7 +523,13 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
             return this;
         }
 
-        /** How many lock stripes: a power of two from 1 to 1024; by default twice the processors, rounded up. */
+        /**
+         * How many lock stripes: a power of two from 1 to 1024; by default twice the processors, rounded up.
+         *
+         * @param stripes how many
+         * @return this builder
+         * @throws IllegalArgumentException if it is not a power of two from 1 to 1024
+         */
         public Builder stripes(int stripes) {
             if (stripes < 1 || Integer.bitCount(stripes) != 1 || stripes > HeapConfig.MAX_STRIPES) {
                 throw new IllegalArgumentException("stripes " + stripes + " is not a power of two from 1 to "
@@ -521,6 +542,10 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
         /**
          * The most this allocator may have mapped at once; unlimited by default. A request that would go over it,
          * once the cached empty regions are given back, throws {@link OutOfMemoryError}.
+         *
+         * @param maxMappedBytes the most, in bytes
+         * @return this builder
+         * @throws IllegalArgumentException if it is not positive
          */
         public Builder maxMappedBytes(long maxMappedBytes) {
             if (maxMappedBytes <= 0) {
@@ -530,7 +555,13 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
             return this;
         }
 
-        /** How many empty regions are kept mapped for reuse rather than unmapped; by default one per stripe. */
+        /**
+         * How many empty regions are kept mapped for reuse rather than unmapped; by default one per stripe.
+         *
+         * @param cachedRegions how many, 0 or more
+         * @return this builder
+         * @throws IllegalArgumentException if it is negative
+         */
         public Builder cachedRegions(int cachedRegions) {
             if (cachedRegions < 0) {
                 throw new IllegalArgumentException("cachedRegions " + cachedRegions + " is negative");
@@ -539,7 +570,12 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
             return this;
         }
 
-        /** A new allocator; nothing is mapped until the first allocation. */
+        /**
+         * {@return a new allocator} Nothing is mapped until the first allocation.
+         *
+         * @throws IllegalStateException if {@linkplain #managementBean(boolean) its management bean} cannot be
+         *                               registered: one of its name is registered already
+         */
         public MemAlloc build() {
             return build(OsMemory.system());
         }

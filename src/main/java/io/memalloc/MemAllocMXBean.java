@@ -10,53 +10,52 @@ package io.memalloc;
  * {@link MemAlloc.Builder#managementBean(boolean) managementBean(true)}, as {@code io.memalloc:type=MemAlloc,name=NAME},
  * until it closes.
  *
- * {@snippet lang = java:
- * MBeanServer server = ManagementFactory.getPlatformMBeanServer();
- * MemAllocMXBean global = JMX.newMXBeanProxy(server,
- *         new ObjectName("io.memalloc:type=MemAlloc,name=global"), MemAllocMXBean.class);
- * long mapped = global.getMappedBytes();
- * }
+ * {@snippet lang = java file = "JavadocSnippets.java" region = "mxbean"}
  *
  * <p>Each attribute is read on its own, so two of them may come from different moments; {@link MemAlloc#stats()}
  * reads them together.
  */
 public interface MemAllocMXBean {
-    /** The allocator's {@linkplain MemAlloc#name() name}. */
+    /** {@return the allocator's {@linkplain MemAlloc#name() name}} */
     String getName();
 
-    /** Bytes mapped from the OS now: regions and large blocks. */
+    /** {@return the bytes mapped from the OS now: regions and large blocks} */
     long getMappedBytes();
 
-    /** Bytes in live blocks, as asked for. */
+    /** {@return the bytes in live blocks, as asked for} */
     long getAllocatedBytes();
 
-    /** Regions mapped now, empty ones included. */
+    /** {@return how many regions are mapped now, empty ones included} */
     int getRegionCount();
 
-    /** Regions with no live block, kept mapped for reuse. */
+    /** {@return how many regions have no live block and are kept mapped for reuse} */
     int getEmptyRegionCount();
 
-    /** Live blocks that have a mapping of their own. */
+    /** {@return how many live blocks have a mapping of their own} */
     int getLargeBlockCount();
 
-    /** Allocations not freed yet. */
+    /** {@return how many allocations are not freed yet} */
     long getLiveAllocations();
 
-    /** Allocations so far. */
+    /** {@return how many allocations were made so far} */
     long getAllocationCount();
 
-    /** Frees so far. */
+    /** {@return how many frees were made so far} */
     long getFreeCount();
 
-    /** Mappings made so far. */
+    /** {@return how many mappings were made so far} */
     long getMapCount();
 
-    /** Mappings given back so far. */
+    /** {@return how many mappings were given back so far} */
     long getUnmapCount();
 
-    /** Gives back to the OS what is free, as {@link MemAlloc#trim()}; returns the bytes given back. */
+    /**
+     * Gives back to the OS what is free, as {@link MemAlloc#trim()}.
+     *
+     * @return the bytes given back
+     */
     long trim();
 
-    /** A picture of the heap, as {@link MemAlloc#heapMap()}. */
+    /** {@return a picture of the heap, as {@link MemAlloc#heapMap()} draws it} */
     String heapMap();
 }

@@ -8,13 +8,7 @@ import java.lang.foreign.MemorySegment;
  * An {@link Arena} whose memory comes from {@link MemAlloc}'s regions: a drop-in for {@link Arena#ofConfined()},
  * {@link Arena#ofShared()} and {@link Arena#ofAuto()}, with the speed of slicing one segment.
  *
- * {@snippet lang = java:
- * try (Arena arena = MemArena.ofConfined()) {           // was: Arena.ofConfined()
- *     MemorySegment name = arena.allocateFrom("hello");
- *     MemorySegment ints = arena.allocate(ValueLayout.JAVA_INT, 100);
- *     // ... pass them to native code ...
- * }                                                     // everything freed at once
- * }
+ * {@snippet lang = java file = "JavadocSnippets.java" region = "arena"}
  *
  * <p>Every guarantee of the JDK's arenas holds, because the scope <em>is</em> a JDK arena's: each MemArena owns one
  * of its kind and binds its memory to it. Segments are native, of exactly the size asked, aligned, disjoint, zeroed
@@ -39,19 +33,24 @@ public final class MemArena implements Arena {
         this.automatic = automatic;
     }
 
-    /** A confined arena on {@link MemAlloc#global()}: only the thread that makes it may use and close it. */
+    /**
+     * {@return a new confined arena on {@link MemAlloc#global()}} Only the thread that makes it may use and close it.
+     */
     public static MemArena ofConfined() {
         return MemAlloc.global().newConfinedArena();
     }
 
-    /** A shared arena on {@link MemAlloc#global()}: any thread may allocate in it, access its memory and close it. */
+    /**
+     * {@return a new shared arena on {@link MemAlloc#global()}} Any thread may allocate in it, access its memory and
+     * close it.
+     */
     public static MemArena ofShared() {
         return MemAlloc.global().newSharedArena();
     }
 
     /**
-     * An automatic arena on {@link MemAlloc#global()}: its memory goes back once the arena and all its segments are
-     * unreachable, as with {@link Arena#ofAuto()}. It cannot be closed.
+     * {@return a new automatic arena on {@link MemAlloc#global()}} Its memory goes back once the arena and all its
+     * segments are unreachable, as with {@link Arena#ofAuto()}. It cannot be closed.
      */
     public static MemArena ofAuto() {
         return MemAlloc.global().newAutoArena();
@@ -74,6 +73,14 @@ public final class MemArena implements Arena {
     /**
      * As {@link #allocate(long, long)}, except that the memory need not be zeroed. (Slices of a chunk are zero
      * anyway; a block of its own skips the zeroing of recycled bytes.)
+     *
+     * @param byteSize      the size in bytes, 0 or more
+     * @param byteAlignment the alignment in bytes, a power of two
+     * @return a segment of {@code byteSize} bytes, bound to this arena's scope
+     * @throws IllegalArgumentException if {@code byteSize < 0} or {@code byteAlignment} is not a power of two
+     * @throws OutOfMemoryError         if the memory cannot be had
+     * @throws IllegalStateException    if this arena is closed
+     * @throws WrongThreadException     if this arena is confined and the caller is not its owner thread
      */
     public MemorySegment allocateUninitialized(long byteSize, long byteAlignment) {
         MemAlloc.checkAllocation(byteSize, byteAlignment);
@@ -101,17 +108,17 @@ public final class MemArena implements Arena {
         allocator.close();
     }
 
-    /** Bytes handed out by this arena so far, alignment padding included. */
+    /** {@return the bytes handed out by this arena so far, alignment padding included} */
     public long allocatedBytes() {
         return allocator.allocatedBytes();
     }
 
-    /** Chunks (and blocks of their own for big requests) this arena holds. */
+    /** {@return how many chunks (and blocks of their own for big requests) this arena holds} */
     public int chunkCount() {
         return allocator.chunkCount();
     }
 
-    /** The allocator this arena draws on. */
+    /** {@return the allocator this arena draws on} */
     public MemAlloc allocator() {
         return alloc;
     }

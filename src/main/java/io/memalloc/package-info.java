@@ -5,14 +5,7 @@
  * operating system, thread-safe: the Java counterpart of a Rust {@code GlobalAlloc}. {@link io.memalloc.MemAlloc#global()}
  * is the process-wide instance.
  *
- * {@snippet lang = java:
- * MemorySegment buffer = MemAlloc.global().allocate(1024, 16);
- * try {
- *     buffer.setString(0, "hello");
- * } finally {
- *     MemAlloc.global().free(buffer);
- * }
- * }
+ * {@snippet lang = java file = "JavadocSnippets.java" region = "package"}
  *
  * <p>Everything else in the module (the heap, the OS layer) is in packages it does not export.
  */

@@ -1,0 +1,96 @@
+package io.memalloc.samples;
+
+import io.memalloc.MemAlloc;
+import io.memalloc.MemAllocMXBean;
+import io.memalloc.MemArena;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.management.ManagementFactory;
+import javax.management.JMX;
+import javax.management.MBeanServer;
+import javax.management.ObjectName;
+
+/**
+ * The examples in MemAlloc's Javadoc: each {@code @start region=NAME} ... {@code @end} below is shown by a
+ * {@code {@snippet file="JavadocSnippets.java" region=NAME}} tag. Being here, they compile with every build, and
+ * {@code ./sample snippets} runs each one.
+ */
+public final class JavadocSnippets {
+    private JavadocSnippets() {}
+
+    public static void main(String[] args) throws Exception {
+        packageOverview();
+        allocator();
+        builder();
+        arena();
+        managementBean();
+        System.out.println("every Javadoc example ran");
+    }
+
+    static void packageOverview() {
+        // @start region=package
+        MemorySegment buffer = MemAlloc.global().allocate(1024, 16);
+        try {
+            buffer.setString(0, "hello");
+        } finally {
+            MemAlloc.global().free(buffer);
+        }
+        // @end
+    }
+
+    static void allocator() {
+        // @start region=allocator
+        MemAlloc alloc = MemAlloc.global();
+        MemorySegment point = alloc.allocate(ValueLayout.JAVA_INT, 2);   // zeroed, 8 bytes, 4-byte aligned
+        point.setAtIndex(ValueLayout.JAVA_INT, 1, 42);
+        point = alloc.reallocate(point, 16);                             // keeps 42, the new bytes read as zero
+        alloc.free(point);
+        // @end
+        check(point.byteSize() == 16, "reallocate gives the new size");
+    }
+
+    static void builder() {
+        // @start region=builder
+        try (MemAlloc alloc = MemAlloc.builder()
+                .name("decoder")                    // in JFR events, logs and its MXBean
+                .regionSize(1 << 20)                // 1 MiB regions
+                .maxMappedBytes(256L << 20)         // never more than 256 MiB mapped
+                .build()) {
+            MemorySegment buffer = alloc.allocate(4096, 64);
+            // ... use it ...
+            alloc.free(buffer);
+        }                                           // everything unmapped
+        // @end
+    }
+
+    static void arena() {
+        // @start region=arena
+        try (Arena arena = MemArena.ofConfined()) {           // was: Arena.ofConfined()
+            MemorySegment name = arena.allocateFrom("hello");
+            MemorySegment ints = arena.allocate(ValueLayout.JAVA_INT, 100);
+            // ... pass them to native code ...
+            // @end
+            check(name.getString(0).equals("hello") && ints.byteSize() == 400, "arena allocations");
+            // @start region=arena
+        }                                                     // everything freed at once
+        // @end
+    }
+
+    static void managementBean() throws Exception {
+        MemAlloc.global(); // its bean is registered when it is made
+        // @start region=mxbean
+        MBeanServer server = ManagementFactory.getPlatformMBeanServer();
+        MemAllocMXBean global = JMX.newMXBeanProxy(server,
+                new ObjectName("io.memalloc:type=MemAlloc,name=global"), MemAllocMXBean.class);
+        long mapped = global.getMappedBytes();
+        // @end
+        check(mapped > 0, "the global allocator's bean reads its mapped bytes");
+    }
+
+    private static void check(boolean condition, String what) {
+        if (!condition) {
+            throw new IllegalStateException("Javadoc example failed: " + what);
+        }
+    }
+}
