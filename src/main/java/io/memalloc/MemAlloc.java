@@ -341,15 +341,17 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
     }
 
     /**
-     * Gives back to the OS what is free: unmaps every empty region, cached ones included, and purges the whole
-     * pages inside large free blocks (they stay mapped, and cost no memory until used again).
+     * Gives back to the OS what is free: unmaps every empty region, cached ones included, and the spare large
+     * mappings, and purges the whole pages inside free blocks (they stay mapped, and cost no memory until used
+     * again). The zeroed first chunks kept for arenas go back to the heap first, and with it to the OS.
      *
-     * @return the bytes given back
+     * @return the bytes given back to the OS, unmapped or purged
      */
     public long trim() {
         TrimEvent event = new TrimEvent();
         event.begin();
-        long given = chunkPool.drain() + heap.trim();
+        chunkPool.drain(); // to the heap, not the OS: the heap's trim then gives them back with the rest
+        long given = heap.trim();
         event.commit(heap.name(), given);
         return given;
     }

@@ -19,7 +19,7 @@ public interface MemAllocMXBean {
     /** {@return the allocator's {@linkplain MemAlloc#name() name}} */
     String getName();
 
-    /** {@return the bytes mapped from the OS now: regions and large blocks} */
+    /** {@return the bytes mapped from the OS now: regions, large blocks and spare large mappings} */
     long getMappedBytes();
 
     /** {@return the bytes in live blocks, as asked for} */

@@ -111,4 +111,28 @@ class MemArenaEdgeTest {
             alloc.verifyHeap();
         }
     }
+
+    /**
+     * With 64 KiB regions the largest chunk is a first chunk's 16 KiB: a request that fits a first chunk only
+     * without its alignment padding needs a chunk bigger than that. (It threw IndexOutOfBoundsException in a
+     * confined arena, and made a shared one take 16 KiB chunks until one happened to be aligned.)
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"confined", "shared"})
+    void aRequestWhosePaddingOverflowsTheLargestChunkStillFits(String kind) {
+        try (MemAlloc alloc = MemAlloc.builder().regionSize(64 * 1024).build()) {
+            try (MemArena arena = open(alloc, kind)) {
+                arena.allocate(8, 8); // the arena's bump pointer is no longer aligned to anything big
+                for (long[] request : new long[][] {{16384, 32}, {16000, 1024}, {16384, 16384}, {1, 16384}}) {
+                    MemorySegment segment = arena.allocate(request[0], request[1]);
+                    assertThat(segment.byteSize()).isEqualTo(request[0]);
+                    assertThat(segment.address() % request[1]).isZero();
+                    segment.fill((byte) 7);
+                }
+                assertThat(arena.chunkCount()).isLessThanOrEqualTo(5);
+            }
+            alloc.verifyHeap();
+            assertThat(alloc.stats().liveAllocations()).isLessThanOrEqualTo(1); // the pooled first chunk
+        }
+    }
 }

@@ -109,7 +109,8 @@ public abstract sealed class ArenaAllocator permits ConfinedArenaAllocator, Shar
 
     /**
      * Takes a new chunk able to hold {@code byteSize} bytes at {@code byteAlignment}: the pool's first-chunk size
-     * for an arena's first chunk, else twice the last one, up to {@link #maxChunkSize}.
+     * for an arena's first chunk, else twice the last one, up to {@link #maxChunkSize} unless the request needs
+     * more.
      */
     final Chunk newChunk(long byteSize, long byteAlignment, long lastChunkSize) {
         long needed = byteSize + Math.max(0, byteAlignment - CHUNK_ALIGNMENT);
@@ -117,8 +118,9 @@ public abstract sealed class ArenaAllocator permits ConfinedArenaAllocator, Shar
         if (lastChunkSize == 0 && needed <= pool.chunkSize()) {
             chunk = new Chunk(pool.take(), pool.chunkSize(), true, 0);
         } else {
-            long size = Math.max(Math.max(2 * lastChunkSize, pool.chunkSize()), needed);
-            size = Math.min(maxChunkSize, size);
+            // Never below what the request needs: with small regions the largest chunk can be a first chunk's
+            // size, which a request that fits one only without its alignment padding outgrows.
+            long size = Math.max(needed, Math.min(maxChunkSize, Math.max(2 * lastChunkSize, pool.chunkSize())));
             chunk = new Chunk(pool.allocate(size, CHUNK_ALIGNMENT, true), size, false, 0);
         }
         chunks.add(chunk);

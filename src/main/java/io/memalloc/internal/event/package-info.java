@@ -17,7 +17,7 @@
  *
  * <p>Each event is built only where it fires and committed only when a recording asks for it. Before a recording
  * starts, the JDK leaves these classes uninstrumented: {@code isEnabled()} is then {@code false} and the JIT drops
- * the event altogether, so the allocator pays nothing. The heap and the arena layer use this package; it uses
- * nothing of MemAlloc.
+ * the event altogether, so the allocator pays nothing. The public face, the arena layer and the heap use this
+ * package; it uses nothing of MemAlloc.
  */
 package io.memalloc.internal.event;

@@ -39,8 +39,9 @@ import java.nio.ByteOrder;
  * addresses (0 for none), so unlinking is O(1) ({@link FreeList}).
  *
  * <p>The Rust original kept a back-pointer just before the payload, on top of its own header's flag; nothing is
- * written outside the header, links and footer here. All access goes through {@link AddressSpace#all()} and
- * happens under the owning {@link Stripe}'s lock.
+ * written outside the header, links and footer here. All access goes through {@link AddressSpace#all()}, under
+ * the owning {@link Stripe}'s lock, except a thread cache's handing out of a block it holds, which writes only the
+ * header's high half (above).
  */
 final class Block {
     static final long HEADER = 8;

@@ -10,7 +10,7 @@ import java.util.Locale;
  * <pre>
  *  MemAlloc heap: 4.0 MiB mapped; regions: 1 (0 empty); large blocks: 0; live allocations: 2, 64 B asked
  *  region 0x7f0c40000000 (4.0 MiB, stripe 1): 2 live blocks, 112 B in use
- *    |#...............................................................|   # in use  + partly  . free
+ *    |+...............................................................|   # in use  + partly  . free
  *    0x7f0c40000008  in use       80 B   64 B asked, align 16
  *    0x7f0c40000058  in use       32 B   0 B asked, align 16
  *    0x7f0c40000078  free      4.0 MiB

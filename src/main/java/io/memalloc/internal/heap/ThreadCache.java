@@ -29,7 +29,8 @@ import java.util.Arrays;
  * blocks a thread frees long after it allocated them, or that another thread allocated, go straight back to their
  * stripe, so that caches never keep regions mapped that their frees would have emptied.
  *
- * <p>Only the owner thread touches a cache, until the owner dies: then the heap flushes it ({@link Heap#trim}).
+ * <p>Only the owner thread touches a cache, until the owner dies: then the heap flushes it, at the next
+ * {@link Heap#trim} or when the next new thread makes its cache.
  */
 final class ThreadCache {
     /** Blocks up to this size (header included) are cached: requests up to 1,016 bytes. */
