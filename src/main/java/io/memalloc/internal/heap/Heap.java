@@ -298,19 +298,10 @@ public final class Heap {
             retire(block);
             return;
         }
+        ThreadCache cache = cache(); // before the claim: making a cache allocates, and a flush may unmap
         claim(region, address);
-        ThreadCache cache = cache();
-        if (cache != null && cache.hot == region) {
-            long blockSize = Block.size(Block.ofPayload(address)); // claimed and live: this memory is ours
-            if (ThreadCache.caches(blockSize)) {
-                if (cache.free(address, region, blockSize)) {
-                    return;
-                }
-                flushCache(cache, blockSize, ThreadCache.capacity(blockSize) / 2);
-                if (cache.free(address, region, blockSize)) {
-                    return;
-                }
-            }
+        if (cache != null && cache.hot == region && freeToCache(cache, region, address)) {
+            return;
         }
         int left = freeClaimed(region, address);
         // Not for the hot region: its blocks are the ones the cache hands out next, and flushing them would make
@@ -318,6 +309,31 @@ public final class Heap {
         if (cache != null && left > 0 && left <= ThreadCache.FEW_LEFT && region != cache.hot
                 && left <= cache.blockCount()) {
             flushRegion(cache, region);
+        }
+    }
+
+    /**
+     * Keeps a claimed block in {@code cache}, flushing half its bin when full; false when the block is not of a size
+     * the cache keeps. When this throws (a Java {@link OutOfMemoryError} for a new bin, a failed unmap in the
+     * flush), the block's claim ends: it stays the caller's, and a later free of it works.
+     */
+    private boolean freeToCache(ThreadCache cache, Region region, long address) {
+        try {
+            long blockSize = Block.size(Block.ofPayload(address)); // claimed and live: this memory is ours
+            if (!ThreadCache.caches(blockSize)) {
+                return false;
+            }
+            if (cache.free(address, region, blockSize)) {
+                return true;
+            }
+            flushCache(cache, blockSize, ThreadCache.capacity(blockSize) / 2);
+            if (!cache.free(address, region, blockSize)) {
+                throw new IllegalStateException("a flushed bin of " + blockSize + " bytes is still full");
+            }
+            return true;
+        } catch (RuntimeException | Error e) {
+            region.unclaim(address);
+            throw e;
         }
     }
 
@@ -395,13 +411,14 @@ public final class Heap {
 
     /**
      * Fills an empty bin of {@code cache} with half its capacity of blocks of {@code blockSize}, under one lock of
-     * the thread's stripe; when that stripe has none, with one block from wherever {@link #allocate} finds it.
+     * the thread's stripe. When that stripe has none, the bin stays empty and the request goes the uncached way,
+     * which maps a region for the thread's stripe if it must: the next refill finds blocks there.
      */
     private void fillCache(ThreadCache cache, long blockSize) {
         int wanted = Math.max(1, ThreadCache.capacity(blockSize) / 2);
         long byteSize = blockSize - Block.HEADER;
         Stripe stripe = stripes[homeStripe()];
-        int kept = 0;
+        cache.prepare(blockSize);
         stripe.lock.lock();
         try {
             checkOpen();
@@ -410,22 +427,17 @@ public final class Heap {
                 if (payload == 0) {
                     break;
                 }
-                kept++;
-                keepInCache(cache, payload, blockSize, byteSize);
+                Region region = stripe.regionOf(Block.ofPayload(payload));
+                // Claimed before the lock goes. A stray free of this address (a double free in the caller's code)
+                // that claimed it first owns it now, and frees it once we let go of the lock; one that comes later
+                // is refused. Claimed after the lock, the stray free could free it and another thread take it
+                // before the claim, and the cache would hand out a block that is someone else's.
+                if (region.claim(payload) && !cache.addRefilled(payload, region, blockSize, byteSize)) {
+                    throw new IllegalStateException("a refilled bin of " + blockSize + " bytes overflowed");
+                }
             }
         } finally {
             stripe.lock.unlock();
-        }
-        if (kept == 0) {
-            keepInCache(cache, allocateFromStripes(byteSize, blockSize, Block.GRANULE, false), blockSize, byteSize);
-        }
-    }
-
-    private void keepInCache(ThreadCache cache, long payload, long blockSize, long byteSize) {
-        Region region = table.find(payload);
-        // A failed claim means a stray free of this very block won the race: that thread owns it now.
-        if (region.claim(payload) && !cache.addRefilled(payload, region, blockSize, byteSize)) {
-            throw new IllegalStateException("a refilled bin of " + blockSize + " bytes overflowed");
         }
     }
 

@@ -261,7 +261,7 @@ final class Stripe {
     }
 
     /** The region of a block of this stripe. */
-    private Region regionOf(long block) {
+    Region regionOf(long block) {
         Region region = table.find(block);
         assert region != null && region.stripe == this : "block 0x" + Long.toHexString(block) + " not in stripe";
         return region;

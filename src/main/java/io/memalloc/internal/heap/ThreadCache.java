@@ -148,13 +148,23 @@ final class ThreadCache {
         freesDelta--;
     }
 
+    /**
+     * Makes the bin for {@code blockSize} if it has none yet: the one allocation on the Java heap a cache makes, done
+     * before the heap takes a lock or claims a block, so that an {@link OutOfMemoryError} leaves nothing half done.
+     */
+    void prepare(long blockSize) {
+        int bin = bin(blockSize);
+        if (payloads[bin] == null) {
+            long[] newPayloads = new long[capacity(blockSize)];
+            regions[bin] = new Region[newPayloads.length];
+            payloads[bin] = newPayloads;
+        }
+    }
+
     private boolean add(long payload, Region region, long blockSize) {
+        prepare(blockSize);
         int bin = bin(blockSize);
         int count = counts[bin];
-        if (payloads[bin] == null) {
-            payloads[bin] = new long[capacity(blockSize)];
-            regions[bin] = new Region[payloads[bin].length];
-        }
         if (count == payloads[bin].length) {
             return false;
         }
