@@ -16,7 +16,8 @@ import java.util.function.LongPredicate;
  *  memalloc.maxMappedBytes   a size &gt; 0                                   unlimited
  *  memalloc.cachedRegions    a count &gt;= 0                                 2
  *  memalloc.spareMappings    a count &gt;= 0                                 4
- *  memalloc.threadCaches     true or false                                true
+ *  memalloc.threadCaches     true or false                                true (false when hardened)
+ *  memalloc.hardened         true or false: canaries, poison, quarantine  false
  *  memalloc.managementBean   true or false                                true
  * </pre>
  *
@@ -43,10 +44,15 @@ record GlobalProperties(HeapConfig heapConfig, boolean managementBean) {
                 v -> v <= Integer.MAX_VALUE, "a count");
         int spareMappings = (int) count(lookup, "spareMappings", defaults.spareMappings(),
                 v -> v <= Integer.MAX_VALUE, "a count");
-        boolean threadCaches = bool(lookup, "threadCaches", defaults.threadCaches());
+        boolean hardened = bool(lookup, "hardened", false);
+        // A hardened heap has neither: each would hand blocks out past its checks.
+        boolean threadCaches = !hardened && bool(lookup, "threadCaches", defaults.threadCaches());
+        if (hardened) {
+            spareMappings = 0;
+        }
         boolean managementBean = bool(lookup, "managementBean", true);
         return new GlobalProperties(new HeapConfig(defaults.name(), regionSize, stripes, maxMappedBytes,
-                cachedRegions, threadCaches, spareMappings), managementBean);
+                cachedRegions, threadCaches, spareMappings, hardened), managementBean);
     }
 
     private static long size(Function<String, String> lookup, String name, long otherwise, LongPredicate valid,

@@ -72,7 +72,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
         this.heap = heap;
         this.arena = global ? null : Arena.ofShared();
         this.memory = global ? AddressSpace.all() : AddressSpace.all(arena);
-        this.chunkPool = new ChunkPool(heap, FIRST_CHUNK_SIZE, 2 * heap.stripeCount());
+        this.chunkPool = new ChunkPool(heap, FIRST_CHUNK_SIZE, heap.isHardened() ? 0 : 2 * heap.stripeCount());
         ObjectName registered = null;
         if (registerBean) {
             try {
@@ -105,7 +105,10 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
      * <tr><th scope="row">{@code memalloc.maxMappedBytes}</th><td>a size above 0</td><td>unlimited</td></tr>
      * <tr><th scope="row">{@code memalloc.cachedRegions}</th><td>empty regions kept mapped</td><td>2</td></tr>
      * <tr><th scope="row">{@code memalloc.spareMappings}</th><td>freed large mappings kept</td><td>4</td></tr>
-     * <tr><th scope="row">{@code memalloc.threadCaches}</th><td>true or false</td><td>true</td></tr>
+     * <tr><th scope="row">{@code memalloc.threadCaches}</th><td>true or false</td><td>true; false when
+     *     hardened</td></tr>
+     * <tr><th scope="row">{@code memalloc.hardened}</th><td>true or false: see {@link Builder#hardened}; no
+     *     spare mappings then</td><td>false</td></tr>
      * <tr><th scope="row">{@code memalloc.managementBean}</th><td>true or false: register
      *     {@code io.memalloc:type=MemAlloc,name=global} ({@link MemAllocMXBean})</td><td>true</td></tr>
      * </tbody>
@@ -470,6 +473,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
         private int cachedRegions = -1;
         private String name;
         private boolean managementBean;
+        private boolean hardened;
 
         private Builder() {}
 
@@ -504,6 +508,29 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
          */
         public Builder managementBean(boolean register) {
             this.managementBean = register;
+            return this;
+        }
+
+        /**
+         * Whether the allocator checks its users' mistakes at some cost in speed; off by default. A hardened
+         * allocator:
+         * <ul>
+         * <li>writes a canary after each block's requested size and checks it at {@link MemAlloc#free},
+         *     {@link MemAlloc#reallocate} and {@link MemAlloc#verifyHeap}: a write past the end is an
+         *     {@link IllegalStateException} naming the block, its size and the first byte damaged;</li>
+         * <li>fills freed memory with {@code 0xDF} and holds freed blocks in a quarantine (up to 1,024 blocks and
+         *     4 MiB) before reuse, so that a double free is refused even after unrelated traffic, and a write
+         *     after free is reported (a warning and a JFR event) when the block leaves the quarantine;</li>
+         * <li>gives an arena's chunks back to the heap at close, which poisons them like any freed block.</li>
+         * </ul>
+         * Faults are also JFR events ({@code io.memalloc.FaultDetected}). {@link MemAlloc#global()} is hardened by
+         * the system property {@code memalloc.hardened=true}.
+         *
+         * @param hardened whether to harden it
+         * @return this builder
+         */
+        public Builder hardened(boolean hardened) {
+            this.hardened = hardened;
             return this;
         }
 
@@ -586,7 +613,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
         MemAlloc build(OsMemory os) {
             String named = name != null ? name : "private-" + BUILT.incrementAndGet();
             HeapConfig config = new HeapConfig(named, regionSize, stripes, maxMappedBytes,
-                    cachedRegions < 0 ? stripes : cachedRegions, false, 0);
+                    cachedRegions < 0 ? stripes : cachedRegions, false, 0, hardened);
             return new MemAlloc(new Heap(os, config), false, managementBean);
         }
     }

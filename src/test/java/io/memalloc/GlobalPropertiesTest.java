@@ -33,8 +33,17 @@ class GlobalPropertiesTest {
                 "memalloc.spareMappings", "0",
                 "memalloc.threadCaches", "false",
                 "memalloc.managementBean", " FALSE "));
-        assertThat(read.heapConfig()).isEqualTo(new HeapConfig("global", 1 << 20, 8, 2L << 30, 5, false, 0));
+        assertThat(read.heapConfig()).isEqualTo(new HeapConfig("global", 1 << 20, 8, 2L << 30, 5, false, 0, false));
         assertThat(read.managementBean()).isFalse();
+    }
+
+    @Test
+    void aHardenedGlobalHeapHasNoThreadCachesAndNoSpares() {
+        GlobalProperties read = read(Map.of("memalloc.hardened", "true", "memalloc.threadCaches", "true",
+                "memalloc.spareMappings", "8"));
+        assertThat(read.heapConfig().hardened()).isTrue();
+        assertThat(read.heapConfig().threadCaches()).isFalse();
+        assertThat(read.heapConfig().spareMappings()).isZero();
     }
 
     @ParameterizedTest
@@ -66,7 +75,8 @@ class GlobalPropertiesTest {
         "cachedRegions, 3000000000, a count",
         "spareMappings, many, a count",
         "threadCaches, yes, true or false",
-        "managementBean, 1, true or false"})
+        "managementBean, 1, true or false",
+        "hardened, on, true or false"})
     void aBadValueIsRefusedNamingThePropertyAndWhatItMayBe(String property, String value, String what) {
         assertThatThrownBy(() -> read(Map.of("memalloc." + property, value)))
                 .isInstanceOf(IllegalArgumentException.class)

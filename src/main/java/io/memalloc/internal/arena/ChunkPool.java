@@ -27,11 +27,12 @@ public final class ChunkPool {
 
     /**
      * @param chunkSize the size of first chunks, the only ones pooled
-     * @param slotCount how many chunks the pool holds at most: a power of two
+     * @param slotCount how many chunks the pool holds at most: a power of two, or 0 for none (a hardened heap's
+     *                  arenas give their chunks back to the heap, which poisons and quarantines them)
      */
     public ChunkPool(Heap heap, long chunkSize, int slotCount) {
-        if (Integer.bitCount(slotCount) != 1) {
-            throw new IllegalArgumentException("slotCount " + slotCount + " is not a power of two");
+        if (slotCount != 0 && Integer.bitCount(slotCount) != 1) {
+            throw new IllegalArgumentException("slotCount " + slotCount + " is neither 0 nor a power of two");
         }
         this.heap = heap;
         this.chunkSize = chunkSize;

@@ -1,6 +1,7 @@
 package io.memalloc.internal.heap;
 
 import io.memalloc.internal.event.AllocationFailedEvent;
+import io.memalloc.internal.event.FaultDetectedEvent;
 import io.memalloc.internal.event.RegionMappedEvent;
 import io.memalloc.internal.event.RegionUnmappedEvent;
 import io.memalloc.internal.heap.LargeBlocks.LargeBlock;
@@ -34,11 +35,18 @@ import java.util.function.Function;
  * keep the block from being handed out while its pages are given back.
  */
 public final class Heap {
+    private static final System.Logger LOG = System.getLogger("io.memalloc.MemAlloc");
     /** Stands for the stripe of a large block's own mapping, which has none, in events. */
     private static final int NO_STRIPE = -1;
 
     private final String name;
     private final OsMemory os;
+    /** Canaries and poison when hardened, else null; see {@link Hardening}. */
+    private final Hardening hardening;
+    /** Freed blocks held back when hardened, else null. */
+    private final Quarantine quarantine;
+    /** Bytes every block holds past its request: the canary's when hardened, else none. */
+    private final long tail;
     private final long regionSize;
     private final long maxMappedBytes;
     private final RegionTable table;
@@ -75,6 +83,9 @@ public final class Heap {
         }
         this.name = config.name();
         this.os = os;
+        this.hardening = config.hardened() ? new Hardening() : null;
+        this.quarantine = config.hardened() ? new Quarantine() : null;
+        this.tail = config.hardened() ? Hardening.CANARY_BYTES : 0;
         this.regionSize = config.regionSize();
         this.maxMappedBytes = config.maxMappedBytes();
         this.table = new RegionTable(regionSize);
@@ -143,6 +154,11 @@ public final class Heap {
      */
     public long allocate(long byteSize, long alignment, boolean zero) {
         checkOpen();
+        if (hardening != null) {
+            long payload = allocateUncached(byteSize, blockSizeFor(byteSize), alignment, zero);
+            hardening.writeCanary(payload, byteSize);
+            return payload;
+        }
         long blockSize = Block.sizeFor(byteSize);
         if (alignment <= Block.GRANULE && blockSize > 0 && ThreadCache.caches(blockSize)) {
             ThreadCache cache = cache();
@@ -157,10 +173,19 @@ public final class Heap {
                 }
             }
         }
+        return allocateUncached(byteSize, blockSize, alignment, zero);
+    }
+
+    private long allocateUncached(long byteSize, long blockSize, long alignment, boolean zero) {
         if (isLarge(blockSize, alignment)) {
             return allocateLarge(byteSize, alignment, zero);
         }
         return allocateFromStripes(byteSize, blockSize, alignment, zero);
+    }
+
+    /** The size of the block for a request: with room for the canary when hardened; negative when it overflows. */
+    private long blockSizeFor(long byteSize) {
+        return Block.sizeFor(byteSize + tail);
     }
 
     /** Allocates from the stripes: the thread's own, any other free at once, its own again, then a new region. */
@@ -243,7 +268,7 @@ public final class Heap {
 
     private long allocateLarge(long byteSize, long alignment, boolean zero) {
         long granularity = os.granularity();
-        long mappingSize = (Math.max(byteSize, 1) + granularity - 1) & -granularity;
+        long mappingSize = (Math.max(byteSize + tail, 1) + granularity - 1) & -granularity;
         if (mappingSize <= 0) {
             throw failed(byteSize, new OutOfMemoryError("MemAlloc cannot map " + byteSize
                     + " bytes: more than the address space"));
@@ -253,8 +278,8 @@ public final class Heap {
         LargeBlock block = spare != null
                 ? new LargeBlock(spare.address(), spare.mappingSize(), byteSize, alignment,
                         Math.max(spare.dirtyEnd(), byteSize))
-                : new LargeBlock(map(mappingSize, mappingAlignment, byteSize, NO_STRIPE), mappingSize, byteSize, alignment,
-                        byteSize);
+                : new LargeBlock(map(mappingSize, mappingAlignment, byteSize, NO_STRIPE), mappingSize, byteSize,
+                        alignment, byteSize + tail);
         large.add(block);
         if (closed.get() && large.remove(block.address()) != null) {
             unmap(block.address(), block.mappingSize(), NO_STRIPE);
@@ -291,15 +316,17 @@ public final class Heap {
         checkOpen();
         Region region = table.find(address);
         if (region == null) {
-            LargeBlock block = large.remove(address);
-            if (block == null) {
-                throw notLive(address);
-            }
-            retire(block);
+            freeLarge(address);
             return;
         }
         ThreadCache cache = cache(); // before the claim: making a cache allocates, and a flush may unmap
         claim(region, address);
+        if (hardening != null) {
+            long byteSize = Block.byteSize(Block.ofPayload(address)); // claimed and live: this memory is ours
+            checkCanary(region, address, byteSize, "free");
+            quarantine(region, address, byteSize);
+            return;
+        }
         if (cache != null && cache.hot == region && freeToCache(cache, region, address)) {
             return;
         }
@@ -309,6 +336,71 @@ public final class Heap {
         if (cache != null && left > 0 && left <= ThreadCache.FEW_LEFT && region != cache.hot
                 && left <= cache.blockCount()) {
             flushRegion(cache, region);
+        }
+    }
+
+    private void freeLarge(long address) {
+        LargeBlock block = hardening != null ? large.claim(address) : large.remove(address);
+        if (block == null) {
+            throw notLive(address);
+        }
+        if (hardening != null) {
+            try {
+                hardening.checkCanary(address, block.byteSize());
+            } catch (IllegalStateException damaged) {
+                putBackAfter(damaged, block);
+                FaultDetectedEvent.detected(name, "free", address, damaged);
+                throw damaged;
+            }
+            large.freeClaimed(block);
+        }
+        retire(block);
+    }
+
+    /**
+     * Checks the canary of a claimed block; when it is damaged, ends the claim (the block stays the user's, and
+     * live), reports the fault and throws.
+     */
+    private void checkCanary(Region region, long payload, long byteSize, String operation) {
+        try {
+            hardening.checkCanary(payload, byteSize);
+        } catch (IllegalStateException damaged) {
+            region.unclaim(payload);
+            FaultDetectedEvent.detected(name, operation, payload, damaged);
+            throw damaged;
+        }
+    }
+
+    /**
+     * Poisons a claimed block its user let go of and holds it in the quarantine; gives back to their stripes the
+     * blocks that pushes out.
+     */
+    private void quarantine(Region region, long payload, long byteSize) {
+        Hardening.poison(payload, byteSize);
+        for (Quarantine.Entry evicted : quarantine.add(region, payload, byteSize)) {
+            release(evicted);
+        }
+    }
+
+    /** Gives a block back from the quarantine to its stripe, reporting a write to it while it was there. */
+    private void release(Quarantine.Entry entry) {
+        long damaged = Hardening.firstDamage(entry.payload(), entry.byteSize());
+        if (damaged >= 0) {
+            IllegalStateException fault = new IllegalStateException(String.format("the freed block at 0x%x of %d"
+                    + " bytes was written after its free, at 0x%x (a use after free)", entry.payload(),
+                    entry.byteSize(), damaged));
+            FaultDetectedEvent.detected(name, "quarantine", entry.payload(), fault);
+            LOG.log(System.Logger.Level.WARNING, "MemAlloc '" + name + "': " + fault.getMessage());
+        }
+        freeClaimed(entry.region(), entry.payload());
+    }
+
+    /** Gives every quarantined block back to its stripe. */
+    private void releaseQuarantine() {
+        if (quarantine != null) {
+            for (Quarantine.Entry entry : quarantine.takeAll()) {
+                release(entry);
+            }
         }
     }
 
@@ -563,10 +655,14 @@ public final class Heap {
             return reallocateLarge(address, newByteSize);
         }
         claim(region, address);
+        if (hardening != null) {
+            checkCanary(region, address, Block.byteSize(Block.ofPayload(address)), "reallocate");
+        }
         boolean claimed = true;
         try {
             long moved = reallocateClaimed(region, address, newByteSize);
-            claimed = moved == address; // a moved block's claim ended when it was freed
+            // A moved block's claim ended when it was freed, or went with it into the quarantine.
+            claimed = moved == address;
             return moved;
         } finally {
             if (claimed) {
@@ -580,7 +676,7 @@ public final class Heap {
      * its claim under the stripe's lock; else the caller ends the claim.
      */
     private long reallocateClaimed(Region region, long address, long newByteSize) {
-        long newBlockSize = Block.sizeFor(newByteSize);
+        long newBlockSize = blockSizeFor(newByteSize);
         Stripe stripe = region.stripe;
         long alignment;
         stripe.lock.lock();
@@ -591,6 +687,9 @@ public final class Heap {
             alignment = Block.alignment(block);
             if (!isLarge(newBlockSize, Block.GRANULE)
                     && stripe.resizeInPlace(region, address, newByteSize, newBlockSize)) {
+                if (hardening != null) {
+                    hardening.writeCanary(address, newByteSize);
+                }
                 return address;
             }
         } finally {
@@ -599,17 +698,24 @@ public final class Heap {
         long moved = allocate(newByteSize, alignment, true);
         Region toUnmap = null;
         boolean live;
+        long oldByteSize = 0;
         stripe.lock.lock();
         try {
             // Checked again: the old block is read only while this lock keeps its region mapped.
             live = !closed.get() && !region.released && region.isLive(address);
             if (live) {
-                copy(address, moved, Math.min(Block.byteSize(Block.ofPayload(address)), newByteSize));
-                toUnmap = stripe.free(region, address);
-                region.unclaim(address);
+                oldByteSize = Block.byteSize(Block.ofPayload(address));
+                copy(address, moved, Math.min(oldByteSize, newByteSize));
+                if (hardening == null) { // else it stays claimed, for the quarantine
+                    toUnmap = stripe.free(region, address);
+                    region.unclaim(address);
+                }
             }
         } finally {
             stripe.lock.unlock();
+        }
+        if (live && hardening != null) {
+            quarantine(region, address, oldByteSize);
         }
         if (!live) {
             checkOpen();
@@ -629,13 +735,25 @@ public final class Heap {
         if (block == null) {
             throw notLive(address);
         }
-        long needed = (Math.max(newByteSize, 1) + os.granularity() - 1) & -os.granularity();
-        boolean fits = newByteSize <= block.mappingSize() && needed > 0
-                && isLarge(Block.sizeFor(newByteSize), block.alignment())
+        if (hardening != null) {
+            try {
+                hardening.checkCanary(address, block.byteSize());
+            } catch (IllegalStateException damaged) {
+                putBackAfter(damaged, block);
+                FaultDetectedEvent.detected(name, "reallocate", address, damaged);
+                throw damaged;
+            }
+        }
+        long needed = (Math.max(newByteSize + tail, 1) + os.granularity() - 1) & -os.granularity();
+        boolean fits = newByteSize <= block.mappingSize() - tail && needed > 0
+                && isLarge(blockSizeFor(newByteSize), block.alignment())
                 && block.mappingSize() / 2 < needed;
         if (fits) {
             Block.zero(address + block.byteSize(), Math.min(newByteSize, block.dirtyEnd()) - block.byteSize());
-            putBack(block, block.resized(newByteSize));
+            if (hardening != null) {
+                hardening.writeCanary(address, newByteSize);
+            }
+            putBack(block, block.resized(newByteSize, tail));
             return address;
         }
         long moved;
@@ -710,7 +828,9 @@ public final class Heap {
      */
     public long trim() {
         checkOpen();
-        long given = flushCaches() + unmapSpares(false);
+        long mappedBefore = mappedBytes.get();
+        releaseQuarantine(); // what that empties past the cache is unmapped at once: counted by the difference
+        long given = Math.max(0, mappedBefore - mappedBytes.get()) + flushCaches() + unmapSpares(false);
         List<Region> empty = detachEmptyRegions();
         unmapAll(empty, List.of());
         for (Region region : empty) {
@@ -798,6 +918,10 @@ public final class Heap {
                     frees += cache.freesDelta;
                 }
             }
+            if (quarantine != null) { // freed, for the user
+                allocated -= quarantine.bytes();
+                frees += quarantine.count();
+            }
             return new HeapStats(mappedBytes.get(), allocated, table.size(), emptyRegions.count(), large.count(),
                     allocations, frees, mapCount.get(), unmapCount.get());
         } finally {
@@ -869,6 +993,21 @@ public final class Heap {
 
     public boolean isClosed() {
         return closed.get();
+    }
+
+    /** Whether blocks carry canaries and freed ones are poisoned and quarantined. */
+    public boolean isHardened() {
+        return hardening != null;
+    }
+
+    /** The canary writer and checker when the heap is hardened, else null. */
+    Hardening hardening() {
+        return hardening;
+    }
+
+    /** Bytes every block holds past its request: {@link Hardening#CANARY_BYTES} when hardened, else 0. */
+    long tailBytes() {
+        return tail;
     }
 
     /** What events and the management bean call this heap. */

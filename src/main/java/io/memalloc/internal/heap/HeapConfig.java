@@ -17,9 +17,12 @@ import java.util.Objects;
  *                       that is never closed, since a thread uses its cache without a lock that close could wait
  *                       for
  * @param spareMappings  how many freed large mappings the heap keeps for reuse ({@link SpareMappings})
+ * @param hardened       whether blocks carry canaries and freed ones are poisoned and quarantined
+ *                       ({@link Hardening}, {@link Quarantine}); such a heap has no thread caches and no spares, which
+ *                       would hand blocks out past those checks
  */
 public record HeapConfig(String name, long regionSize, int stripes, long maxMappedBytes, int cachedRegions,
-                         boolean threadCaches, int spareMappings) {
+                         boolean threadCaches, int spareMappings, boolean hardened) {
     public static final long MIN_REGION_SIZE = 64 * 1024;
     public static final long MAX_REGION_SIZE = 256L * 1024 * 1024;
     public static final long DEFAULT_REGION_SIZE = 4L * 1024 * 1024;
@@ -44,6 +47,9 @@ public record HeapConfig(String name, long regionSize, int stripes, long maxMapp
         if (spareMappings < 0) {
             throw new IllegalArgumentException("spareMappings " + spareMappings + " is negative");
         }
+        if (hardened && (threadCaches || spareMappings > 0)) {
+            throw new IllegalArgumentException("a hardened heap has no thread caches and no spare mappings");
+        }
     }
 
     /** Two stripes per processor, rounded up to a power of two: enough that threads rarely wait for one another. */
@@ -58,6 +64,6 @@ public record HeapConfig(String name, long regionSize, int stripes, long maxMapp
      * thread caches, four spare large mappings.
      */
     public static HeapConfig global() {
-        return new HeapConfig("global", DEFAULT_REGION_SIZE, defaultStripes(), Long.MAX_VALUE, 2, true, 4);
+        return new HeapConfig("global", DEFAULT_REGION_SIZE, defaultStripes(), Long.MAX_VALUE, 2, true, 4, false);
     }
 }

@@ -59,8 +59,12 @@ final class HeapVerifier {
                     block.address());
             check(block.address() % block.alignment() == 0, "large block 0x%x is not aligned to %d",
                     block.address(), block.alignment());
-            check(block.byteSize() <= block.mappingSize(), "large block 0x%x holds %d bytes in a %d-byte mapping",
-                    block.address(), block.byteSize(), block.mappingSize());
+            check(block.byteSize() + heap.tailBytes() <= block.mappingSize(),
+                    "large block 0x%x holds %d bytes in a %d-byte mapping", block.address(), block.byteSize(),
+                    block.mappingSize());
+            if (heap.hardening() != null) {
+                heap.hardening().checkCanary(block.address(), block.byteSize());
+            }
             largeBytes += block.mappingSize();
         }
         check(large.mappedBytes() == largeBytes, "large blocks count %d mapped bytes, their mappings add up to %d",
@@ -112,7 +116,7 @@ final class HeapVerifier {
         }
     }
 
-    private static RegionWalk walk(Region region, Set<Long> freeBlocks) {
+    private RegionWalk walk(Region region, Set<Long> freeBlocks) {
         long block = region.firstBlock();
         long end = region.epilogue();
         boolean prevInUse = true;
@@ -136,6 +140,12 @@ final class HeapVerifier {
                         where, byteSize, size);
                 check(payload % alignment == 0, "%s: payload not aligned to %d", where, alignment);
                 check(region.isLive(payload), "%s: in use but not marked live", where);
+                check(byteSize + heap.tailBytes() <= size - Block.HEADER, "%s: no room for the canary after %d bytes",
+                        where, byteSize);
+                // A claimed block is being freed, or poisoned in the quarantine: only the user's carry a canary.
+                if (heap.hardening() != null && !region.isClaimed(payload)) {
+                    heap.hardening().checkCanary(payload, byteSize);
+                }
                 liveBytes += byteSize;
                 liveBlocks++;
             } else {

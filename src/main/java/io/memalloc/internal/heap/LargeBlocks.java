@@ -29,8 +29,10 @@ final class LargeBlocks {
      * @param dirtyEnd    bytes from {@code address} that were ever handed out: beyond them the mapping is zero
      */
     record LargeBlock(long address, long mappingSize, long byteSize, long alignment, long dirtyEnd) {
-        LargeBlock resized(long newByteSize) {
-            return new LargeBlock(address, mappingSize, newByteSize, alignment, Math.max(dirtyEnd, newByteSize));
+        /** @param tail bytes written past the request: a hardened heap's canary */
+        LargeBlock resized(long newByteSize, long tail) {
+            return new LargeBlock(address, mappingSize, newByteSize, alignment,
+                    Math.max(dirtyEnd, newByteSize + tail));
         }
     }
 

@@ -32,7 +32,8 @@ class ThreadCacheTest {
 
     @BeforeEach
     void openHeap() {
-        heap = new Heap(OsMemory.system(), new HeapConfig("test", HeapConfig.DEFAULT_REGION_SIZE, 2, Long.MAX_VALUE, 0, true, 0));
+        heap = new Heap(OsMemory.system(),
+                new HeapConfig("test", HeapConfig.DEFAULT_REGION_SIZE, 2, Long.MAX_VALUE, 0, true, 0, false));
     }
 
     /** A heap with thread caches never closes: give back what the test left, and check it is whole. */

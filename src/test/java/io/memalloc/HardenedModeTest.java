@@ -1,0 +1,214 @@
+package io.memalloc;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import jdk.jfr.Recording;
+import jdk.jfr.consumer.RecordedEvent;
+import jdk.jfr.consumer.RecordingFile;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The hardened mode finds what its users get wrong: writes past the end, double frees after other traffic, writes
+ * after free; and it poisons what was freed. The writes past the end below go through a segment widened with
+ * {@code reinterpret}, as a native library writing too far would.
+ */
+class HardenedModeTest {
+    private static final long REGION = 64 * 1024;
+
+    @TempDir
+    Path dir;
+
+    private static MemAlloc hardened() {
+        return MemAlloc.builder().regionSize(REGION).stripes(1).hardened(true).build();
+    }
+
+    @SuppressWarnings("restricted")
+    private static MemorySegment widened(MemorySegment segment, long byteSize) {
+        return MemorySegment.ofAddress(segment.address()).reinterpret(byteSize);
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {0, 3, 7})
+    void aWritePastTheEndIsReportedAtFreeNamingTheBlockItsSizeAndTheFirstByteDamaged(int pastTheEnd) {
+        MemAlloc alloc = hardened();
+        MemorySegment block = alloc.allocate(100, 8);
+        widened(block, 108).set(JAVA_BYTE, 100 + pastTheEnd, (byte) 0x41);
+
+        String expected = String.format("the block at 0x%x of 100 bytes was written past its end: its canary is"
+                + " damaged from 0x%x on, byte %d after the end", block.address(), block.address() + 100 + pastTheEnd,
+                pastTheEnd);
+        assertThatThrownBy(() -> alloc.free(block)).isInstanceOf(IllegalStateException.class)
+                .hasMessageStartingWith(expected);
+        assertThatThrownBy(alloc::verifyHeap).isInstanceOf(IllegalStateException.class)
+                .hasMessageStartingWith(expected);
+        assertThatThrownBy(() -> alloc.reallocate(block, 500)).isInstanceOf(IllegalStateException.class)
+                .hasMessageStartingWith(expected);
+        // Refused, not freed: the block is still the user's, and everything else works.
+        assertThat(alloc.stats().liveAllocations()).isEqualTo(1);
+        MemorySegment other = alloc.allocate(100, 8);
+        alloc.free(other);
+        alloc.close();
+    }
+
+    @Test
+    void aWritePastTheEndOfALargeBlockIsReportedToo() {
+        try (MemAlloc alloc = hardened()) {
+            MemorySegment large = alloc.allocate(REGION, 16);
+            assertThat(alloc.stats().largeBlockCount()).isEqualTo(1);
+            widened(large, REGION + 8).set(JAVA_BYTE, REGION, (byte) 0);
+            assertThatThrownBy(() -> alloc.free(large)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("of " + REGION + " bytes was written past its end");
+            assertThatThrownBy(() -> alloc.reallocate(large, 2 * REGION)).isInstanceOf(IllegalStateException.class);
+            assertThat(alloc.stats().largeBlockCount()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void blocksThatStayInBoundsFreeReallocateAndVerifyCleanly() {
+        try (MemAlloc alloc = hardened()) {
+            MemorySegment small = alloc.allocate(100, 8);
+            small.fill((byte) 1); // every byte it owns, and not one more
+            MemorySegment grown = alloc.reallocate(small, 300);
+            grown.fill((byte) 2);
+            MemorySegment shrunk = alloc.reallocate(grown, 20);
+            shrunk.fill((byte) 3);
+            MemorySegment large = alloc.reallocate(shrunk, REGION);
+            large.fill((byte) 4);
+            alloc.verifyHeap();
+            alloc.free(large);
+            alloc.verifyHeap();
+            assertThat(alloc.stats().liveAllocations()).isZero();
+            assertThat(alloc.stats().allocatedBytes()).isZero();
+        }
+    }
+
+    @Test
+    void aDoubleFreeIsRefusedEvenAfterUnrelatedTrafficAndTheBlockIsNotReusedMeanwhile() {
+        try (MemAlloc alloc = hardened()) {
+            MemorySegment first = alloc.allocate(64, 8);
+            alloc.free(first);
+            Set<Long> handedOut = new HashSet<>();
+            for (int i = 0; i < 500; i++) {
+                MemorySegment other = alloc.allocate(64, 8);
+                handedOut.add(other.address());
+                alloc.free(other);
+            }
+            assertThat(handedOut).doesNotContain(first.address());
+            assertThatThrownBy(() -> alloc.free(first)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("is not the start of a live block");
+            alloc.verifyHeap();
+        }
+    }
+
+    @Test
+    void freedMemoryIsPoisonedAndAnArenasChunksToo() {
+        try (MemAlloc alloc = hardened()) {
+            MemorySegment block = alloc.allocate(40, 8);
+            block.fill((byte) 7);
+            MemorySegment raw = widened(block, 48);
+            alloc.free(block);
+            for (long i = 0; i < 48; i++) {
+                assertThat(raw.get(JAVA_BYTE, i)).as("byte %d", i).isEqualTo((byte) 0xDF);
+            }
+
+            MemorySegment rawSlice;
+            try (Arena arena = alloc.newConfinedArena()) {
+                MemorySegment slice = arena.allocate(100, 8);
+                slice.fill((byte) 9);
+                rawSlice = widened(slice, 100);
+            }
+            for (long i = 0; i < 100; i++) {
+                assertThat(rawSlice.get(JAVA_BYTE, i)).as("byte %d", i).isEqualTo((byte) 0xDF);
+            }
+        }
+    }
+
+    @Test
+    void aWriteAfterFreeIsReportedWhenTheBlockLeavesTheQuarantine() throws Exception {
+        Path file = dir.resolve("hardened.jfr");
+        long address;
+        try (Recording recording = new Recording()) {
+            recording.enable("io.memalloc.FaultDetected").withoutThreshold();
+            recording.start();
+            try (MemAlloc alloc = MemAlloc.builder().name("use-after-free").regionSize(REGION).hardened(true)
+                    .build()) {
+                MemorySegment block = alloc.allocate(32, 8);
+                address = block.address();
+                MemorySegment raw = widened(block, 32);
+                alloc.free(block);
+                raw.set(JAVA_BYTE, 5, (byte) 1); // the bug: a write after free
+                alloc.trim(); // empties the quarantine
+                alloc.verifyHeap();
+                assertThat(alloc.stats().liveAllocations()).isZero();
+            }
+            recording.stop();
+            recording.dump(file);
+        }
+        List<RecordedEvent> faults = new ArrayList<>();
+        for (RecordedEvent e : RecordingFile.readAllEvents(file)) {
+            if (e.getEventType().getName().equals("io.memalloc.FaultDetected")
+                    && "use-after-free".equals(e.getString("allocator"))) {
+                faults.add(e);
+            }
+        }
+        assertThat(faults).singleElement().satisfies(e -> {
+            assertThat(e.getString("operation")).isEqualTo("quarantine");
+            assertThat(e.getLong("address")).isEqualTo(address);
+            assertThat(e.getString("fault")).contains(String.format("written after its free, at 0x%x",
+                    address + 5));
+        });
+    }
+
+    @Test
+    void statsCountQuarantinedBlocksAsFreedAndTrimGivesThemBack() {
+        try (MemAlloc alloc = hardened()) {
+            List<MemorySegment> blocks = new ArrayList<>();
+            for (int i = 0; i < 100; i++) {
+                blocks.add(alloc.allocate(200, 8));
+            }
+            for (MemorySegment block : blocks) {
+                alloc.free(block);
+            }
+            AllocatorStats stats = alloc.stats();
+            assertThat(stats.liveAllocations()).isZero();
+            assertThat(stats.allocatedBytes()).isZero();
+            assertThat(stats.freeCount()).isEqualTo(100);
+            assertThat(stats.regionCount()).isPositive(); // held by the quarantine
+            assertThat(alloc.trim()).isPositive();
+            assertThat(alloc.stats().regionCount()).isZero();
+            assertThat(alloc.stats().freeCount()).isEqualTo(100);
+            alloc.verifyHeap();
+        }
+    }
+
+    @Test
+    void recycledMemoryIsZeroedDespiteThePoison() {
+        try (MemAlloc alloc = hardened()) {
+            for (int round = 0; round < 3; round++) {
+                List<MemorySegment> blocks = new ArrayList<>();
+                for (int i = 0; i < 1500; i++) { // more than the quarantine holds, so blocks come back
+                    MemorySegment block = alloc.allocate(24 + i % 5 * 8, 8);
+                    assertThat(Contents.firstMismatch(block, 0)).as("round %d block %d", round, i).isEqualTo(-1);
+                    block.fill((byte) 0x55);
+                    blocks.add(block);
+                }
+                for (MemorySegment block : blocks) {
+                    alloc.free(block);
+                }
+            }
+            alloc.verifyHeap();
+        }
+    }
+}
