@@ -1,6 +1,7 @@
 package io.memalloc;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -91,6 +92,48 @@ class HardenedModeTest {
             alloc.verifyHeap();
             assertThat(alloc.stats().liveAllocations()).isZero();
             assertThat(alloc.stats().allocatedBytes()).isZero();
+        }
+    }
+
+    @Test
+    void aStrayWriteOverAFreeBlocksLinksIsDetectedInsteadOfFollowed() {
+        try (MemAlloc alloc = hardened()) {
+            // In a fresh region the first block is followed by the free rest of the region. 100 bytes, the canary
+            // and the header make a 128-byte block, so the free block's header lies 120 bytes into the payload and
+            // its next link 128 bytes in.
+            MemorySegment block = alloc.allocate(100, 8);
+            long freeBlock = block.address() + 120;
+            MemorySegment raw = widened(block, 136);
+            alloc.verifyHeap();
+            raw.set(JAVA_LONG_UNALIGNED, 128, freeBlock + 64); // an overflow writes an address that looks plausible
+
+            String expected = String.format("a free list is corrupt: the free block at 0x%x links to", freeBlock);
+            assertThatThrownBy(alloc::verifyHeap).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining(expected);
+            assertThatThrownBy(() -> alloc.allocate(200, 8)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining(expected);
+        }
+    }
+
+    @Test
+    void aLinkRewrittenToAnotherFreeBlockIsCaughtWhenTheBlockIsUnlinked() {
+        try (MemAlloc alloc = hardened()) {
+            alloc.allocate(100, 8); // so that the freed block has no free neighbour to merge with
+            MemorySegment freed = alloc.allocate(100, 8);
+            MemorySegment after = alloc.allocate(100, 8);
+            alloc.free(freed);
+            alloc.trim(); // out of the quarantine, into its free list, alone in its bin
+            MemorySegment links = widened(freed, 16);
+            // Say a program learned the key (the next link of a bin's only block is 0 XOR key) and pointed the
+            // link at the free rest of the region: a free block of the stripe, so only safe unlinking sees it.
+            long key = links.get(JAVA_LONG_UNALIGNED, 0);
+            long rest = after.address() + 120;
+            links.set(JAVA_LONG_UNALIGNED, 0, key ^ rest);
+
+            assertThatThrownBy(alloc::verifyHeap).isInstanceOf(IllegalStateException.class);
+            assertThatThrownBy(() -> alloc.allocate(100, 8)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining(String.format("the free block at 0x%x is not linked back by its next,"
+                            + " 0x%x", freed.address() - 8, rest));
         }
     }
 

@@ -1,6 +1,7 @@
 package io.memalloc.internal.heap;
 
 import java.util.Arrays;
+import java.util.function.LongPredicate;
 
 /**
  * The free blocks of one {@link Stripe}, in segregated lists with two levels of bitmaps: a two-level segregated fit
@@ -26,6 +27,12 @@ import java.util.Arrays;
  * class boundary so that any block of the first non-empty bin found through the bitmaps fits ("good fit"), and, only
  * when that finds nothing, walks the request's own bin to the end, so that no block that fits is ever missed.
  * Blocks are pushed at the head (LIFO) so that recently used memory, still in cache, is used first.
+ *
+ * <p>In a hardened heap every link is stored XORed with a secret key, and checked when read: it must decode to 0 or
+ * to a free block of the same stripe. A stray write over a free block's links (a write after free, an overflow from
+ * the block before) then ends in an {@link IllegalStateException} instead of the list following it into memory
+ * that is not free; and a block taken out of its list must be linked back by both neighbours (safe unlinking), so
+ * that a link rewritten to another free block is caught too.
  */
 final class FreeList {
     private static final int SECOND_LEVEL_BITS = 4;
@@ -39,9 +46,50 @@ final class FreeList {
     /** How many blocks of its own bin a search looks at before it rounds up. */
     private static final int OWN_BIN_PEEK = 4;
 
+    /** XORed into every link stored; 0 when the heap is not hardened. */
+    private final long key;
+    /** Whether an address is a free block of this list's stripe; null when links are not checked. */
+    private final LongPredicate isFreeBlock;
     private long firstLevelMap;
     private final int[] secondLevelMap = new int[FIRST_LEVEL_COUNT];
     private final long[] heads = new long[BIN_COUNT];
+
+    FreeList() {
+        this(0, null);
+    }
+
+    /** A list whose links are stored XORed with {@code key} and checked with {@code isFreeBlock} when read. */
+    FreeList(long key, LongPredicate isFreeBlock) {
+        this.key = key;
+        this.isFreeBlock = isFreeBlock;
+    }
+
+    /** The block after {@code block} in its list, or 0. */
+    long next(long block) {
+        return decoded(block, Block.next(block));
+    }
+
+    /** The block before {@code block} in its list, or 0. */
+    long prev(long block) {
+        return decoded(block, Block.prev(block));
+    }
+
+    private long decoded(long block, long stored) {
+        long link = stored ^ key;
+        if (isFreeBlock != null && link != 0 && !isFreeBlock.test(link)) {
+            throw new IllegalStateException(String.format("a free list is corrupt: the free block at 0x%x links to"
+                    + " 0x%x, which is not a free block of its stripe (was freed memory written to?)", block, link));
+        }
+        return link;
+    }
+
+    private void setNext(long block, long next) {
+        Block.setNext(block, next ^ key);
+    }
+
+    private void setPrev(long block, long prev) {
+        Block.setPrev(block, prev ^ key);
+    }
 
     /** The bin that holds free blocks of {@code size} bytes. */
     static int binOf(long size) {
@@ -62,10 +110,10 @@ final class FreeList {
     void insert(long block, long size) {
         int bin = binOf(size);
         long head = heads[bin];
-        Block.setNext(block, head);
-        Block.setPrev(block, 0);
+        setNext(block, head);
+        setPrev(block, 0);
         if (head != 0) {
-            Block.setPrev(head, block);
+            setPrev(head, block);
         }
         heads[bin] = block;
         int firstLevel = bin / SECOND_LEVEL_COUNT;
@@ -75,13 +123,16 @@ final class FreeList {
 
     void remove(long block, long size) {
         int bin = binOf(size);
-        long next = Block.next(block);
-        long prev = Block.prev(block);
+        long next = next(block);
+        long prev = prev(block);
+        if (isFreeBlock != null) {
+            checkLinkedBack(block, next, prev, bin);
+        }
         if (next != 0) {
-            Block.setPrev(next, prev);
+            setPrev(next, prev);
         }
         if (prev != 0) {
-            Block.setNext(prev, next);
+            setNext(prev, next);
         } else {
             heads[bin] = next;
             if (next == 0) {
@@ -91,6 +142,21 @@ final class FreeList {
                     firstLevelMap &= ~(1L << firstLevel);
                 }
             }
+        }
+    }
+
+    /**
+     * Safe unlinking: both neighbours of a block taken out must point back at it (or it must be its bin's head),
+     * so that a link overwritten with the address of some other free block is not followed either.
+     */
+    private void checkLinkedBack(long block, long next, long prev, int bin) {
+        long nextBack = next == 0 ? block : prev(next);
+        long prevBack = prev == 0 ? heads[bin] : next(prev);
+        if (nextBack != block || prevBack != block) {
+            throw new IllegalStateException(String.format("a free list is corrupt: the free block at 0x%x is not"
+                    + " linked back by its %s (was freed memory written to?)", block,
+                    nextBack != block ? String.format("next, 0x%x", next) : prev == 0 ? "bin's head"
+                            : String.format("previous, 0x%x", prev)));
         }
     }
 
@@ -105,8 +171,8 @@ final class FreeList {
         return block != 0 ? block : firstFit(heads[ownBin], size, Integer.MAX_VALUE);
     }
 
-    private static long firstFit(long block, long size, int limit) {
-        for (int seen = 0; block != 0 && seen < limit; seen++, block = Block.next(block)) {
+    private long firstFit(long block, long size, int limit) {
+        for (int seen = 0; block != 0 && seen < limit; seen++, block = next(block)) {
             if (Block.size(block) >= size) {
                 return block;
             }

@@ -37,6 +37,11 @@ final class Hardening {
 
     private final long secret = new SecureRandom().nextLong();
 
+    /** The key free lists XOR their links with: not the canary's secret itself, so that one does not give the other. */
+    long linkKey() {
+        return Long.rotateLeft(secret, 29) * 0x9E3779B97F4A7C15L | 1;
+    }
+
     /** Writes the canary of the block at {@code payload} asked for {@code byteSize} bytes. */
     void writeCanary(long payload, long byteSize) {
         MEMORY.set(JAVA_LONG_UNALIGNED, payload + byteSize, secret ^ payload);

@@ -92,7 +92,7 @@ public final class Heap {
         this.emptyRegions = new EmptyRegions(config.cachedRegions());
         this.stripes = new Stripe[config.stripes()];
         for (int i = 0; i < stripes.length; i++) {
-            stripes[i] = new Stripe(i, table, emptyRegions);
+            stripes[i] = new Stripe(i, table, emptyRegions, hardening);
         }
         this.caches = config.threadCaches() ? ThreadLocal.withInitial(this::newCache) : null;
         this.spares = new SpareMappings(config.spareMappings(), SPARE_REGIONS * regionSize);
@@ -853,7 +853,7 @@ public final class Heap {
         long page = os.pageSize();
         long purged = 0;
         for (int bin = 0; bin < FreeList.BIN_COUNT; bin++) {
-            for (long block = stripe.bins.head(bin); block != 0; block = Block.next(block)) {
+            for (long block = stripe.bins.head(bin); block != 0; block = stripe.bins.next(block)) {
                 long size = Block.size(block);
                 // Header and both links stay; so does the footer.
                 long from = (block + Block.HEADER + 16 + page - 1) & -page;

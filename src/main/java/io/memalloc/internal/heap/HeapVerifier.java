@@ -178,13 +178,14 @@ final class HeapVerifier {
             check(stripe.bins.bitmapsSayNonEmpty(bin) == (head != 0), "stripe %d: the bitmaps say bin %d is %s",
                     stripe.index, bin, head != 0 ? "empty, but it is not" : "non-empty, but it is empty");
             long prev = 0;
-            for (long block = head; block != 0; block = Block.next(block)) {
+            for (long block = head; block != 0; block = stripe.bins.next(block)) {
                 Where where = new Where(null, stripe, bin, block);
                 check(freeBlocks.contains(block), "%s: listed but not a free block of the stripe's regions", where);
                 check(listed++ < freeBlocks.size(), "%s: the list has a cycle", where);
                 check(FreeList.binOf(Block.size(block)) == bin, "%s: size %d belongs in bin %d", where,
                         Block.size(block), FreeList.binOf(Block.size(block)));
-                check(Block.prev(block) == prev, "%s: prev link 0x%x, expected 0x%x", where, Block.prev(block), prev);
+                check(stripe.bins.prev(block) == prev, "%s: prev link 0x%x, expected 0x%x", where,
+                        stripe.bins.prev(block), prev);
                 prev = block;
             }
         }

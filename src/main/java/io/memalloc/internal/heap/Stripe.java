@@ -25,7 +25,7 @@ import java.util.concurrent.locks.ReentrantLock;
 final class Stripe {
     final int index;
     final ReentrantLock lock = new ReentrantLock();
-    final FreeList bins = new FreeList();
+    final FreeList bins;
     final List<Region> regions = new ArrayList<>();
     private final RegionTable table;
     private final EmptyRegions emptyRegions;
@@ -35,10 +35,22 @@ final class Stripe {
     long allocations;
     long frees;
 
-    Stripe(int index, RegionTable table, EmptyRegions emptyRegions) {
+    /** @param hardening a hardened heap's secrets, whose free lists encode and check their links; else null */
+    Stripe(int index, RegionTable table, EmptyRegions emptyRegions, Hardening hardening) {
         this.index = index;
         this.table = table;
         this.emptyRegions = emptyRegions;
+        this.bins = hardening == null ? new FreeList() : new FreeList(hardening.linkKey(), this::isFreeBlock);
+    }
+
+    /**
+     * Whether {@code block} is the start of a free block in one of this stripe's regions: what a hardened free list
+     * checks a link against. Reads the header only once the address is known to lie in a region of ours.
+     */
+    private boolean isFreeBlock(long block) {
+        Region region = table.find(block);
+        return region != null && region.stripe == this && block >= region.firstBlock() && block < region.epilogue()
+                && ((block - region.firstBlock()) & (Block.GRANULE - 1)) == 0 && !Block.isInUse(block);
     }
 
     /**
