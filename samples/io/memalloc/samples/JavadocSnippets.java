@@ -1,5 +1,6 @@
 package io.memalloc.samples;
 
+import io.memalloc.AllocatorStats;
 import io.memalloc.MemAlloc;
 import io.memalloc.MemAllocMXBean;
 import io.memalloc.MemArena;
@@ -23,6 +24,8 @@ public final class JavadocSnippets {
         packageOverview();
         allocator();
         builder();
+        leakSites();
+        stats();
         arena();
         managementBean();
         System.out.println("every Javadoc example ran");
@@ -62,6 +65,31 @@ public final class JavadocSnippets {
             alloc.free(buffer);
         }                                           // everything unmapped
         // @end
+    }
+
+    static void leakSites() {
+        // @start region=leakSites
+        MemAlloc alloc = MemAlloc.builder().name("parser").leakSites(true).build();
+        MemorySegment forgotten = alloc.allocate(100, 8);
+        // ... never freed ...
+        alloc.close();   // WARNING: MemAlloc 'parser' closed with 1 blocks never freed (100 bytes asked for); ...
+                         //   The oldest were allocated:
+                         //   at com.example.Parser.parse(Parser.java:42)
+        // @end
+        check(!forgotten.scope().isAlive(), "a closed allocator's segments are no longer alive");
+    }
+
+    static void stats() {
+        try (MemAlloc alloc = MemAlloc.builder().build()) {
+            MemorySegment buffer = alloc.allocate(1000, 8);
+            // @start region=stats
+            AllocatorStats stats = alloc.stats();
+            System.out.printf("%d live blocks, %d bytes asked for, %d bytes mapped in %d regions%n",
+                    stats.liveAllocations(), stats.allocatedBytes(), stats.mappedBytes(), stats.regionCount());
+            // @end
+            check(stats.liveAllocations() == 1 && stats.allocatedBytes() == 1000, "stats count the live block");
+            alloc.free(buffer);
+        }
     }
 
     static void arena() {

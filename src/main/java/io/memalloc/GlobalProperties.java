@@ -19,6 +19,7 @@ import java.util.function.LongPredicate;
  *  memalloc.threadCaches     true or false                                true (false when hardened)
  *  memalloc.hardened         true or false: canaries, poison, quarantine  false
  *  memalloc.managementBean   true or false                                true
+ *  memalloc.leakSites        true or false: record where arenas are made  false
  * </pre>
  *
  * <p>A size is a count of bytes, with an optional suffix k, m, g or t (powers of 1024; {@code KiB}, {@code MB}
@@ -26,8 +27,9 @@ import java.util.function.LongPredicate;
  *
  * @param heapConfig     the heap's shape
  * @param managementBean whether to register {@code io.memalloc:type=MemAlloc,name=global}
+ * @param leakSites      whether to record where arenas are created, for the report of one never closed
  */
-record GlobalProperties(HeapConfig heapConfig, boolean managementBean) {
+record GlobalProperties(HeapConfig heapConfig, boolean managementBean, boolean leakSites) {
     static final String PREFIX = "memalloc.";
 
     /** Reads the properties through {@code lookup} (the system properties, or a test's map). */
@@ -51,8 +53,9 @@ record GlobalProperties(HeapConfig heapConfig, boolean managementBean) {
             spareMappings = 0;
         }
         boolean managementBean = bool(lookup, "managementBean", true);
+        boolean leakSites = bool(lookup, "leakSites", false);
         return new GlobalProperties(new HeapConfig(defaults.name(), regionSize, stripes, maxMappedBytes,
-                cachedRegions, threadCaches, spareMappings, hardened), managementBean);
+                cachedRegions, threadCaches, spareMappings, hardened), managementBean, leakSites);
     }
 
     private static long size(Function<String, String> lookup, String name, long otherwise, LongPredicate valid,

@@ -8,11 +8,13 @@ import io.memalloc.internal.event.TrimEvent;
 import io.memalloc.internal.heap.Heap;
 import io.memalloc.internal.heap.HeapConfig;
 import io.memalloc.internal.heap.HeapStats;
+import io.memalloc.internal.heap.Sites;
 import io.memalloc.internal.os.AddressSpace;
 import io.memalloc.internal.os.OsMemory;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
 import javax.management.ObjectName;
@@ -66,10 +68,16 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
     private final Runnable arenaReleased = this::arenaClosed;
     /** Where this allocator's management bean is registered, or null when it is not. */
     private final ObjectName beanName;
+    /** Whether arenas record where they are created, for the report of one that is never closed. */
+    private final boolean recordSites;
+    /** Where the live blocks were allocated, for the leak report at close; null unless recorded. */
+    private final Sites blockSites;
 
     @SuppressWarnings("MustBeClosedChecker") // the arena lives as long as this allocator: close() closes it
-    private MemAlloc(Heap heap, boolean global, boolean registerBean) {
+    private MemAlloc(Heap heap, boolean global, boolean registerBean, boolean recordSites) {
         this.heap = heap;
+        this.recordSites = recordSites;
+        this.blockSites = recordSites && !global ? new Sites() : null; // the global one never closes to report
         this.arena = global ? null : Arena.ofShared();
         this.memory = global ? AddressSpace.all() : AddressSpace.all(arena);
         this.chunkPool = new ChunkPool(heap, FIRST_CHUNK_SIZE, heap.isHardened() ? 0 : 2 * heap.stripeCount());
@@ -111,6 +119,8 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
      *     spare mappings then</td><td>false</td></tr>
      * <tr><th scope="row">{@code memalloc.managementBean}</th><td>true or false: register
      *     {@code io.memalloc:type=MemAlloc,name=global} ({@link MemAllocMXBean})</td><td>true</td></tr>
+     * <tr><th scope="row">{@code memalloc.leakSites}</th><td>true or false: record where each arena is created, for
+     *     the report of one that becomes unreachable unclosed (see {@link Builder#leakSites})</td><td>false</td></tr>
      * </tbody>
      * </table>
      *
@@ -143,7 +153,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
             try {
                 GlobalProperties properties = GlobalProperties.read(System::getProperty);
                 instance = new MemAlloc(new Heap(OsMemory.system(), properties.heapConfig()), true,
-                        properties.managementBean());
+                        properties.managementBean(), properties.leakSites());
             } catch (RuntimeException e) {
                 failure = e;
             }
@@ -173,7 +183,15 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
     @Override
     public MemorySegment allocate(long byteSize, long byteAlignment) {
         checkAllocation(byteSize, byteAlignment);
-        return memory.asSlice(heap.allocate(byteSize, byteAlignment, true), byteSize);
+        return memory.asSlice(allocated(heap.allocate(byteSize, byteAlignment, true)), byteSize);
+    }
+
+    /** Records where the block at {@code address} was allocated, when sites are recorded; returns the address. */
+    private long allocated(long address) {
+        if (blockSites != null) {
+            blockSites.allocated(address);
+        }
+        return address;
     }
 
     /**
@@ -188,7 +206,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
      */
     public MemorySegment allocateUninitialized(long byteSize, long byteAlignment) {
         checkAllocation(byteSize, byteAlignment);
-        return memory.asSlice(heap.allocate(byteSize, byteAlignment, false), byteSize);
+        return memory.asSlice(allocated(heap.allocate(byteSize, byteAlignment, false)), byteSize);
     }
 
     /**
@@ -206,10 +224,25 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
         try {
             long address = addressOf(segment);
             if (address != 0) {
-                heap.free(address);
+                freeBlock(address);
             }
         } catch (IllegalArgumentException fault) {
             throw detected(fault, "free", segment);
+        }
+    }
+
+    private void freeBlock(long address) {
+        if (blockSites == null) {
+            heap.free(address);
+            return;
+        }
+        // Forgotten before the block is free, so that the next owner's site, put once it has the block, stays.
+        Sites.Site site = blockSites.freed(address);
+        try {
+            heap.free(address);
+        } catch (RuntimeException | Error refused) {
+            blockSites.restore(address, site);
+            throw refused;
         }
     }
 
@@ -260,6 +293,9 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
                 return allocate(newByteSize, 1);
             }
             moved = heap.reallocate(address, newByteSize);
+            if (blockSites != null) {
+                blockSites.moved(address, moved);
+            }
         } catch (IllegalArgumentException fault) {
             throw detected(fault, "reallocate", segment);
         }
@@ -300,7 +336,8 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
     private MemArena openArena(ArenaAllocator.Kind kind, boolean automatic) {
         arenaOpening();
         try {
-            return new MemArena(this, ArenaAllocator.open(kind, chunkPool, maxChunkSize(), arenaReleased),
+            Throwable site = recordSites && !automatic ? Sites.here("the arena was created here") : null;
+            return new MemArena(this, ArenaAllocator.open(kind, chunkPool, maxChunkSize(), arenaReleased, site),
                     automatic);
         } catch (RuntimeException | Error e) {
             arenaClosed();
@@ -401,9 +438,10 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
      * Unmaps everything this allocator mapped. Its segments become inaccessible: using one throws
      * {@link IllegalStateException}, as a closed arena's do.
      *
-     * <p>Blocks never freed are a leak in the code that allocated them: close reports how many and their bytes, as
-     * a warning through {@link System.Logger} and a JFR event ({@code io.memalloc.LeakDetected}), then unmaps them
-     * all the same. Its management bean, if it has one, is unregistered.
+     * <p>Blocks never freed are a leak in the code that allocated them: close reports how many and their bytes (and,
+     * when built with {@link Builder#leakSites leakSites(true)}, where the oldest five were allocated), as a warning
+     * through {@link System.Logger} and a JFR event ({@code io.memalloc.LeakDetected}), then unmaps them all the
+     * same. Its management bean, if it has one, is unregistered.
      *
      * @throws UnsupportedOperationException on {@link #global()}
      * @throws IllegalStateException         if it is closed already, if an arena drawing on it is still open, or if
@@ -431,13 +469,26 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
         ManagementBean.unregister(beanName);
     }
 
+    /** How many sites of blocks never freed a leak report names at most. */
+    static final int REPORTED_SITES = 5;
+
     private void reportLeaks() {
         AllocatorStats stats = stats();
         if (stats.liveAllocations() > 0) {
-            String what = "MemAlloc '" + name() + "' closed with " + stats.liveAllocations() + " blocks never freed ("
-                    + stats.allocatedBytes() + " bytes asked for); they are unmapped now";
-            LOG.log(System.Logger.Level.WARNING, what);
-            LeakDetectedEvent.detected(name(), what, stats.liveAllocations(), stats.allocatedBytes());
+            StringBuilder what = new StringBuilder("MemAlloc '" + name() + "' closed with " + stats.liveAllocations()
+                    + " blocks never freed (" + stats.allocatedBytes() + " bytes asked for); they are unmapped now.");
+            List<Sites.Site> sites = blockSites == null ? List.of() : blockSites.oldest(REPORTED_SITES);
+            if (blockSites == null) {
+                what.append(" Build it with leakSites(true) to learn where they were allocated.");
+            } else {
+                what.append(" The oldest were allocated:");
+                for (Sites.Site site : sites) {
+                    what.append("\n  ").append(Sites.firstCaller(site));
+                }
+            }
+            // The oldest site's whole stack goes with the message, for a logger that prints it.
+            LOG.log(System.Logger.Level.WARNING, what.toString(), sites.isEmpty() ? null : sites.get(0));
+            LeakDetectedEvent.detected(name(), what.toString(), stats.liveAllocations(), stats.allocatedBytes());
         }
     }
 
@@ -474,6 +525,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
         private String name;
         private boolean managementBean;
         private boolean hardened;
+        private boolean leakSites;
 
         private Builder() {}
 
@@ -531,6 +583,23 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
          */
         public Builder hardened(boolean hardened) {
             this.hardened = hardened;
+            return this;
+        }
+
+        /**
+         * Whether to record where memory is handed out, for leak reports; off by default, since each record is a
+         * stack trace (microseconds). With it, {@link MemAlloc#close()} names where the oldest blocks never freed
+         * were allocated (up to five), and an arena that becomes unreachable without
+         * being closed is reported with where it was created. {@link MemAlloc#global()} records them (for arenas)
+         * with the system property {@code memalloc.leakSites=true}.
+         *
+         * {@snippet lang = java file = "JavadocSnippets.java" region = "leakSites"}
+         *
+         * @param record whether to record them
+         * @return this builder
+         */
+        public Builder leakSites(boolean record) {
+            this.leakSites = record;
             return this;
         }
 
@@ -614,7 +683,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
             String named = name != null ? name : "private-" + BUILT.incrementAndGet();
             HeapConfig config = new HeapConfig(named, regionSize, stripes, maxMappedBytes,
                     cachedRegions < 0 ? stripes : cachedRegions, false, 0, hardened);
-            return new MemAlloc(new Heap(os, config), false, managementBean);
+            return new MemAlloc(new Heap(os, config), false, managementBean, leakSites);
         }
     }
 }

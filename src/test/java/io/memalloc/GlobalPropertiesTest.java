@@ -32,9 +32,12 @@ class GlobalPropertiesTest {
                 "memalloc.cachedRegions", "5",
                 "memalloc.spareMappings", "0",
                 "memalloc.threadCaches", "false",
-                "memalloc.managementBean", " FALSE "));
+                "memalloc.managementBean", " FALSE ",
+                "memalloc.leakSites", "true"));
         assertThat(read.heapConfig()).isEqualTo(new HeapConfig("global", 1 << 20, 8, 2L << 30, 5, false, 0, false));
         assertThat(read.managementBean()).isFalse();
+        assertThat(read.leakSites()).isTrue();
+        assertThat(read(Map.of()).leakSites()).isFalse();
     }
 
     @Test
@@ -76,7 +79,8 @@ class GlobalPropertiesTest {
         "spareMappings, many, a count",
         "threadCaches, yes, true or false",
         "managementBean, 1, true or false",
-        "hardened, on, true or false"})
+        "hardened, on, true or false",
+        "leakSites, 1, true or false"})
     void aBadValueIsRefusedNamingThePropertyAndWhatItMayBe(String property, String value, String what) {
         assertThatThrownBy(() -> read(Map.of("memalloc." + property, value)))
                 .isInstanceOf(IllegalArgumentException.class)

@@ -59,15 +59,18 @@ public abstract sealed class ArenaAllocator permits ConfinedArenaAllocator, Shar
     }
 
     /**
-     * An allocator of {@code kind} drawing on {@code pool}.
+     * An allocator of {@code kind} drawing on {@code pool}. A confined or shared one is watched: if it becomes
+     * unreachable without being closed, its memory goes back and the leak is reported ({@link LeakWatch}).
      *
      * @param onRelease run once every chunk has gone back
+     * @param site      where the arena was created, for the leak report; null when sites are not recorded
      */
-    public static ArenaAllocator open(Kind kind, ChunkPool pool, long maxChunkSize, Runnable onRelease) {
+    public static ArenaAllocator open(Kind kind, ChunkPool pool, long maxChunkSize, Runnable onRelease,
+                                      Throwable site) {
         return switch (kind) {
-            case CONFINED -> new ConfinedArenaAllocator(pool, maxChunkSize, onRelease);
-            case SHARED -> new SharedArenaAllocator(false, pool, maxChunkSize, onRelease);
-            case AUTO -> new SharedArenaAllocator(true, pool, maxChunkSize, onRelease);
+            case CONFINED -> new ConfinedArenaAllocator(pool, maxChunkSize, onRelease, site);
+            case SHARED -> new SharedArenaAllocator(false, pool, maxChunkSize, onRelease, site);
+            case AUTO -> new SharedArenaAllocator(true, pool, maxChunkSize, onRelease, null);
         };
     }
 

@@ -15,7 +15,8 @@ final class ArenaChunks {
     private List<Chunk> chunks;
     private boolean released;
 
-    void add(Chunk chunk) {
+    /** Synchronized so that a {@link LeakWatch}, on the cleaner's thread, sees every chunk a confined arena took. */
+    synchronized void add(Chunk chunk) {
         if (chunks == null) {
             chunks = new ArrayList<>();
         }
@@ -24,6 +25,15 @@ final class ArenaChunks {
 
     int count() {
         return chunks == null ? 0 : chunks.size();
+    }
+
+    /** Bytes held: the sizes of the chunks and blocks. */
+    long heldBytes() {
+        long held = 0;
+        for (int i = 0; i < count(); i++) {
+            held += chunks.get(i).size;
+        }
+        return held;
     }
 
     /** Bytes handed out, alignment padding included. */

@@ -37,9 +37,10 @@ final class ConfinedArenaAllocator extends ArenaAllocator {
     private long limit;
     /** Where {@link #allocateSlow} placed the request in the segment it returned. */
     private long slowOffset;
+    private final LeakWatch watch;
 
     @SuppressWarnings("MustBeClosedChecker") // the JDK arena is closed by close()
-    ConfinedArenaAllocator(ChunkPool pool, long maxChunkSize, Runnable onRelease) {
+    ConfinedArenaAllocator(ChunkPool pool, long maxChunkSize, Runnable onRelease, Throwable site) {
         super(Arena.ofConfined(), pool, maxChunkSize);
         this.onRelease = onRelease;
         try {
@@ -48,6 +49,7 @@ final class ConfinedArenaAllocator extends ArenaAllocator {
             jdkArena.close();
             throw e;
         }
+        watch = LeakWatch.start(jdkArena, Kind.CONFINED, pool, chunks, pooledBase, site, onRelease);
         segment = bind(pooledBase, pool.chunkSize());
         base = pooledBase;
         next = pooledBase;
@@ -139,6 +141,7 @@ final class ConfinedArenaAllocator extends ArenaAllocator {
             pool.give(pooledBase);
             chunks.release(pool);
         } finally {
+            watch.closed();
             onRelease.run();
         }
     }

@@ -42,13 +42,18 @@ final class SharedArenaAllocator extends ArenaAllocator {
     private final Runnable onRelease;
     private volatile Current current;
     private volatile boolean closed;
+    /** Watches a shared arena for a leak; null for an automatic one, whose end is to become unreachable. */
+    private final LeakWatch watch;
 
     @SuppressWarnings("MustBeClosedChecker") // a shared JDK arena is closed by close(); an automatic one by the GC
-    SharedArenaAllocator(boolean automatic, ChunkPool pool, long maxChunkSize, Runnable onRelease) {
+    SharedArenaAllocator(boolean automatic, ChunkPool pool, long maxChunkSize, Runnable onRelease, Throwable site) {
         super(automatic ? Arena.ofAuto() : Arena.ofShared(), pool, maxChunkSize);
         this.onRelease = onRelease;
         if (automatic) {
             AddressSpace.onClose(jdkArena, releaseAction(lock, chunks, pool, lifetime, onRelease));
+            watch = null;
+        } else {
+            watch = LeakWatch.start(jdkArena, Kind.SHARED, pool, chunks, 0, site, onRelease);
         }
     }
 
@@ -148,6 +153,7 @@ final class SharedArenaAllocator extends ArenaAllocator {
         } finally {
             lock.unlock();
             if (first) {
+                watch.closed();
                 onRelease.run();
             }
         }

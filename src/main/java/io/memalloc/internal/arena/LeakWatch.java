@@ -1,0 +1,95 @@
+package io.memalloc.internal.arena;
+
+import io.memalloc.internal.arena.ArenaAllocator.Kind;
+import io.memalloc.internal.event.LeakDetectedEvent;
+import io.memalloc.internal.heap.Sites;
+import java.lang.foreign.Arena;
+import java.lang.ref.Cleaner;
+
+/**
+ * Watches a confined or shared arena that is open: if it becomes unreachable without being closed, its memory goes
+ * back to the heap and the leak is reported, once, through {@link System.Logger} and a {@code LeakDetected} event,
+ * with where the arena was created when creation sites are recorded.
+ *
+ * <pre>
+ *  segments ──┐
+ *  MemArena ──┴──> scope (the JDK arena's session) <╌╌ phantom ╌╌ CLEANER ──> this: chunks, pool, site
+ * </pre>
+ *
+ * <p>What is watched is the JDK arena's scope, not the {@code MemArena}: every segment holds the scope, so a segment
+ * still in use keeps the memory in use however unreachable the arena itself is. Nothing here references the scope
+ * or a segment, or the scope could never become unreachable. {@link #closed()} ends the watch when the arena is
+ * closed normally.
+ */
+final class LeakWatch implements Runnable {
+    private static final System.Logger LOG = System.getLogger("io.memalloc.MemAlloc");
+    private static final Cleaner CLEANER =
+            Cleaner.create(Thread.ofPlatform().name("MemAlloc arena leak watch").factory());
+
+    private final Kind kind;
+    private final ChunkPool pool;
+    private final ArenaChunks chunks;
+    /** A confined arena's first chunk, which it keeps outside {@link #chunks}; 0 for none. */
+    private final long pooledBase;
+    /** Where the arena was created, or null when sites are not recorded. */
+    private final Throwable site;
+    private final Runnable onRelease;
+    private final Cleaner.Cleanable cleanable;
+    /** Set by the arena's own thread before it ends the watch, so that the action then does nothing. */
+    private boolean closed;
+
+    private LeakWatch(Arena jdkArena, Kind kind, ChunkPool pool, ArenaChunks chunks, long pooledBase,
+                      Throwable site, Runnable onRelease) {
+        this.kind = kind;
+        this.pool = pool;
+        this.chunks = chunks;
+        this.pooledBase = pooledBase;
+        this.site = site;
+        this.onRelease = onRelease;
+        this.cleanable = CLEANER.register(jdkArena.scope(), this);
+    }
+
+    /** Starts watching the scope of {@code jdkArena}, whose memory is {@code pooledBase} (or 0) and {@code chunks}. */
+    static LeakWatch start(Arena jdkArena, Kind kind, ChunkPool pool, ArenaChunks chunks, long pooledBase,
+                           Throwable site, Runnable onRelease) {
+        return new LeakWatch(jdkArena, kind, pool, chunks, pooledBase, site, onRelease);
+    }
+
+    /** The arena was closed and gave its memory back: the watch ends. */
+    void closed() {
+        closed = true;
+        cleanable.clean();
+    }
+
+    /** Run by the cleaner once the scope is unreachable, or by {@link #closed()}. */
+    @Override
+    public void run() {
+        if (closed) {
+            return;
+        }
+        int chunkCount;
+        long heldBytes;
+        // The lock orders the arena's last chunk list before this read: the arena was used on other threads.
+        synchronized (chunks) {
+            chunkCount = chunks.count() + (pooledBase != 0 ? 1 : 0);
+            heldBytes = chunks.heldBytes() + (pooledBase != 0 ? pool.chunkSize() : 0);
+        }
+        String what = String.format("a %s MemArena on MemAlloc '%s' became unreachable without being closed; its %d"
+                + " chunks (%d bytes) go back now. %s", kind.eventName, pool.heapName(), chunkCount, heldBytes,
+                site == null ? "Run with -Dmemalloc.leakSites=true (or MemAlloc.builder().leakSites(true)) to"
+                        + " record where arenas are created" : "It was created " + Sites.firstCaller(site));
+        LOG.log(System.Logger.Level.WARNING, what, site);
+        LeakDetectedEvent.detected(pool.heapName(), what, chunkCount, heldBytes);
+        try {
+            synchronized (chunks) {
+                if (pooledBase != 0) {
+                    ChunkPool.zero(pooledBase, pool.chunkSize()); // how far it was used is the arena's secret
+                    pool.give(pooledBase);
+                }
+                chunks.release(pool);
+            }
+        } finally {
+            onRelease.run();
+        }
+    }
+}

@@ -1,0 +1,94 @@
+package io.memalloc.internal.heap;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Where memory was handed out, for leak reports: recorded only when asked for ({@code memalloc.leakSites}, or
+ * {@code MemAlloc.builder().leakSites(true)}), since taking a stack trace costs microseconds.
+ *
+ * <pre>
+ *  live blocks:  address ──> Site(sequence, stack trace)     put by allocate, moved by reallocate, removed by free
+ *  an arena:     one Site, kept by its LeakWatch
+ * </pre>
+ *
+ * A site is a {@link Throwable} that is never thrown: its stack trace is where it was made, and a logger prints it.
+ */
+public final class Sites {
+    /** Frames in these packages, or of these classes and their nested ones, are MemAlloc's or the JDK's way in. */
+    private static final List<String> OWN_PACKAGES = List.of("io.memalloc.internal.", "java.lang.foreign.",
+            "jdk.internal.");
+    private static final Set<String> OWN_CLASSES = Set.of("io.memalloc.MemAlloc", "io.memalloc.MemArena");
+
+    private final Map<Long, Site> live = new ConcurrentHashMap<>();
+    private final AtomicLong sequence = new AtomicLong();
+
+    /** Where something was made: a stack trace, with what it stands for as its message. */
+    public static final class Site extends Throwable {
+        private static final long serialVersionUID = 1;
+        /** Order of making, so that a report can name the oldest first. */
+        private final long sequence;
+
+        Site(String what, long sequence) {
+            super(what);
+            this.sequence = sequence;
+        }
+    }
+
+    /** {@return the call stack here, as the site of {@code what}} */
+    public static Site here(String what) {
+        return new Site(what, 0);
+    }
+
+    /** {@return "at Frame(File.java:12)", the first frame of {@code site} that is the caller's own, not MemAlloc's} */
+    public static String firstCaller(Throwable site) {
+        for (StackTraceElement frame : site.getStackTrace()) {
+            String className = frame.getClassName();
+            int nested = className.indexOf('$');
+            if (OWN_PACKAGES.stream().noneMatch(className::startsWith)
+                    && !OWN_CLASSES.contains(nested < 0 ? className : className.substring(0, nested))) {
+                return "at " + className + "." + frame.getMethodName() + "(" + frame.getFileName() + ":"
+                        + frame.getLineNumber() + ")";
+            }
+        }
+        return "at an unknown place";
+    }
+
+    /** Records that the block at {@code address} was handed out here. */
+    public void allocated(long address) {
+        live.put(address, new Site("block 0x" + Long.toHexString(address) + " allocated here",
+                sequence.incrementAndGet()));
+    }
+
+    /** Forgets the block at {@code address}; returns its site so that a refused free can put it back, or null. */
+    public Site freed(long address) {
+        return live.remove(address);
+    }
+
+    /** Puts back the site {@link #freed} returned, when the free was refused. */
+    public void restore(long address, Site site) {
+        if (site != null) {
+            live.put(address, site);
+        }
+    }
+
+    /** The block at {@code from} now lies at {@code to}: it keeps the site of its first allocation. */
+    public void moved(long from, long to) {
+        Site site = live.remove(from);
+        if (site != null) {
+            live.put(to, site);
+        }
+    }
+
+    /** {@return the sites of at most {@code count} live blocks, the oldest first} */
+    public List<Site> oldest(int count) {
+        List<Site> sites = new ArrayList<>(live.values());
+        sites.sort(Comparator.comparingLong(site -> site.sequence));
+        return sites.subList(0, Math.min(count, sites.size()));
+    }
+}
