@@ -8,19 +8,21 @@ import jdk.jfr.MemoryAddress;
 import jdk.jfr.Name;
 
 /**
- * The allocator refused a segment it was given back, a sign of a bug in the caller (a double free, a pointer into
- * a block, a segment of another allocator). The stack trace says where.
+ * MemAlloc found a bug of its caller's: a segment refused by free or reallocate (a double free, a pointer into a
+ * block, a segment of another allocator), or, in a hardened heap, a write past a block's end (its canary, checked at
+ * free and reallocate) or a write after free (found when the block leaves the quarantine). The stack trace says
+ * where; for a write after free it is where the block left the quarantine, not where it was written.
  */
 @Name("io.memalloc.FaultDetected")
 @Label("Fault Detected")
 @Category("MemAlloc")
-@Description("MemAlloc refused a segment given to free or reallocate: a double free, an interior or foreign pointer")
+@Description("A bug of the caller's: a double free, an interior or foreign pointer, a write past the end or after free")
 public final class FaultDetectedEvent extends Event {
     @Label("Allocator")
     String allocator;
 
     @Label("Operation")
-    @Description("free or reallocate")
+    @Description("free, reallocate, or quarantine (a freed block found written to when it left the quarantine)")
     String operation;
 
     @Label("Address")

@@ -10,9 +10,11 @@
  *  io.memalloc.ArenaClosed        a MemArena gave its memory back                allocator, kind, allocatedBytes,
  *                                 (duration: its lifetime)                       chunks
  *  io.memalloc.AllocationFailed   a request ended in OutOfMemoryError            allocator, size, reason
- *  io.memalloc.FaultDetected      free or reallocate refused a segment           allocator, operation, address, fault
- *  io.memalloc.LeakDetected       memory was found never given back              allocator, what, liveBlocks,
- *                                                                                liveBytes
+ *  io.memalloc.FaultDetected      free or reallocate refused a segment; a        allocator, operation, address, fault
+ *                                 hardened heap found a write past the end or
+ *                                 after free
+ *  io.memalloc.LeakDetected       memory was found never given back: blocks at   allocator, what, liveBlocks,
+ *                                 close, an arena unreachable and not closed     liveBytes
  * </pre>
  *
  * <p>Each event is built only where it fires and committed only when a recording asks for it. Before a recording

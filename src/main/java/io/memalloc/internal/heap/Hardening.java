@@ -70,11 +70,21 @@ final class Hardening {
         MEMORY.asSlice(payload, byteSize + CANARY_BYTES).fill(POISON);
     }
 
+    /** Eight bytes of {@link #POISON}, to check a word at a time. */
+    private static final long POISON_WORD = 0xDFDF_DFDF_DFDF_DFDFL;
+
     /** Where the poison of a freed block was written over, or -1 when it is whole. */
     static long firstDamage(long payload, long byteSize) {
-        for (long i = 0; i < byteSize + CANARY_BYTES; i++) {
-            if (MEMORY.get(JAVA_BYTE, payload + i) != POISON) {
-                return payload + i;
+        long end = payload + byteSize + CANARY_BYTES;
+        long at = payload;
+        for (; at + 8 <= end; at += 8) { // a word at a time: a 16 KiB arena chunk is 2,048 loads, not 16,384
+            if (MEMORY.get(JAVA_LONG_UNALIGNED, at) != POISON_WORD) {
+                break;
+            }
+        }
+        for (; at < end; at++) {
+            if (MEMORY.get(JAVA_BYTE, at) != POISON) {
+                return at;
             }
         }
         return -1;
