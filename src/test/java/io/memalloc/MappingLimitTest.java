@@ -124,6 +124,11 @@ class MappingLimitTest {
         }
 
         @Override
+        public void protect(long address, long byteSize) {
+            real.protect(address, byteSize);
+        }
+
+        @Override
         public void purge(long address, long byteSize) {
             real.purge(address, byteSize);
         }

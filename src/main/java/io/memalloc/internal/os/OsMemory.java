@@ -40,6 +40,16 @@ public interface OsMemory {
     void unmap(long address, long byteSize);
 
     /**
+     * Makes the pages of {@code [address, address + byteSize)}, inside a mapping made by {@link #map}, a guard:
+     * neither readable nor writable, so that the first access ends the process with a fault (SIGSEGV, an access
+     * violation) rather than let it read or damage what lies beyond. Both bounds must be page aligned. The pages
+     * stay reserved until the mapping is unmapped.
+     *
+     * @throws IllegalStateException when the OS refuses
+     */
+    void protect(long address, long byteSize);
+
+    /**
      * Tells the OS that the pages of {@code [address, address + byteSize)} are no longer needed: the memory stays
      * mapped and usable, the OS may reclaim the physical pages, and their content becomes unspecified (zero on
      * Linux). Both bounds must be page aligned.

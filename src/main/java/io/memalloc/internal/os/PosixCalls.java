@@ -14,6 +14,9 @@ public interface PosixCalls {
     /** {@code munmap(address, length)}: 0, or minus errno. */
     int munmap(long address, long length);
 
+    /** {@code mprotect(address, length, prot)}: 0, or minus errno. */
+    int mprotect(long address, long length, int prot);
+
     /** {@code madvise(address, length, advice)}: 0, or minus errno. */
     int madvise(long address, long length, int advice);
 

@@ -14,6 +14,7 @@ package io.memalloc.internal.os;
  * @param scPageSize       the {@code sysconf} name {@code _SC_PAGESIZE}
  */
 public record PosixConstants(String system, int mapAnonymous, int purgeAdvice, int scPageSize) {
+    public static final int PROT_NONE = 0x0;
     public static final int PROT_READ = 0x1;
     public static final int PROT_WRITE = 0x2;
     public static final int MAP_PRIVATE = 0x02;

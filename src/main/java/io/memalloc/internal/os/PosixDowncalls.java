@@ -27,6 +27,7 @@ final class PosixDowncalls implements PosixCalls {
 
     private final MethodHandle mmap;
     private final MethodHandle munmap;
+    private final MethodHandle mprotect;
     private final MethodHandle madvise;
     private final MethodHandle sysconf;
     /** Where the linker stores errno after each call; one per thread, freed with the thread. */
@@ -40,6 +41,7 @@ final class PosixDowncalls implements PosixCalls {
         mmap = link("mmap", FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT,
                 JAVA_LONG), captureErrno);
         munmap = link("munmap", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG), captureErrno);
+        mprotect = link("mprotect", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT), captureErrno);
         madvise = link("madvise", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT), captureErrno);
         sysconf = link("sysconf", FunctionDescriptor.of(JAVA_LONG, JAVA_INT), captureErrno);
     }
@@ -70,6 +72,18 @@ final class PosixDowncalls implements PosixCalls {
             result = (int) munmap.invokeExact(state, address, length);
         } catch (Throwable t) {
             throw new IllegalStateException("munmap downcall failed", t);
+        }
+        return result == 0 ? 0 : -errnoOf(state);
+    }
+
+    @Override
+    public int mprotect(long address, long length, int prot) {
+        MemorySegment state = errno.get();
+        int result;
+        try {
+            result = (int) mprotect.invokeExact(state, address, length, prot);
+        } catch (Throwable t) {
+            throw new IllegalStateException("mprotect downcall failed", t);
         }
         return result == 0 ? 0 : -errnoOf(state);
     }

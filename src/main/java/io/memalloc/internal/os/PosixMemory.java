@@ -1,7 +1,8 @@
 package io.memalloc.internal.os;
 
 /**
- * {@link OsMemory} on Linux and macOS: anonymous private {@code mmap}, {@code munmap}, {@code madvise}.
+ * {@link OsMemory} on Linux and macOS: anonymous private {@code mmap}, {@code munmap}, {@code madvise}, and
+ * {@code mprotect} for guard pages.
  *
  * <p>An alignment above the page size is met by mapping {@code byteSize + alignment - pageSize} bytes and unmapping
  * the unaligned head and the tail:
@@ -72,6 +73,15 @@ public final class PosixMemory implements OsMemory {
         if (result != 0) {
             throw new IllegalStateException("munmap(0x" + Long.toHexString(address) + ", " + byteSize
                     + ") failed: " + Errno.describe(-result));
+        }
+    }
+
+    @Override
+    public void protect(long address, long byteSize) {
+        int result = calls.mprotect(address, byteSize, PosixConstants.PROT_NONE);
+        if (result != 0) {
+            throw new IllegalStateException("mprotect(0x" + Long.toHexString(address) + ", " + byteSize
+                    + ", PROT_NONE) failed: " + Errno.describe(-result));
         }
     }
 

@@ -14,6 +14,9 @@ public interface WindowsCalls {
     /** {@code VirtualFree(address, size, freeType)}: 0, or minus the last error. */
     int virtualFree(long address, long size, int freeType);
 
+    /** {@code VirtualProtect(address, size, newProtect, &old)}: 0, or minus the last error. */
+    int virtualProtect(long address, long size, int newProtect);
+
     /** {@code SYSTEM_INFO.dwPageSize} from {@code GetSystemInfo}. */
     long pageSize();
 

@@ -39,6 +39,7 @@ final class WindowsDowncalls implements WindowsCalls {
 
     private final MethodHandle virtualAlloc;
     private final MethodHandle virtualFree;
+    private final MethodHandle virtualProtect;
     private final long pageSize;
     private final long allocationGranularity;
     private final ThreadLocal<MemorySegment> lastError =
@@ -51,6 +52,8 @@ final class WindowsDowncalls implements WindowsCalls {
                 FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT), capture);
         virtualFree = LINKER.downcallHandle(find(kernel32, "VirtualFree"),
                 FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT), capture);
+        virtualProtect = LINKER.downcallHandle(find(kernel32, "VirtualProtect"),
+                FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_LONG), capture);
         MethodHandle getSystemInfo = LINKER.downcallHandle(find(kernel32, "GetSystemInfo"),
                 FunctionDescriptor.ofVoid(JAVA_LONG));
         try (Arena arena = Arena.ofConfined()) {
@@ -87,6 +90,19 @@ final class WindowsDowncalls implements WindowsCalls {
             result = (int) virtualFree.invokeExact(state, address, size, freeType);
         } catch (Throwable t) {
             throw new IllegalStateException("VirtualFree downcall failed", t);
+        }
+        return result != 0 ? 0 : -errorOf(state);
+    }
+
+    @Override
+    public int virtualProtect(long address, long size, int newProtect) {
+        MemorySegment state = lastError.get();
+        int result;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment oldProtect = arena.allocate(JAVA_INT); // VirtualProtect fails without somewhere to write it
+            result = (int) virtualProtect.invokeExact(state, address, size, newProtect, oldProtect.address());
+        } catch (Throwable t) {
+            throw new IllegalStateException("VirtualProtect downcall failed", t);
         }
         return result != 0 ? 0 : -errorOf(state);
     }

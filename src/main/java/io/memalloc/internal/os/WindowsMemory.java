@@ -14,7 +14,10 @@ package io.memalloc.internal.os;
  *                    ^alignUp(probe, alignment)
  *   final:           |  MEM_RESERVE | MEM_COMMIT, byteSize  |
  * </pre>
- * Purging uses {@code MEM_RESET}: the pages stay committed and usable, their content unspecified.
+ * Purging uses {@code MEM_RESET}: the pages stay committed and usable, their content unspecified, and leave the
+ * working set. {@code MEM_DECOMMIT} would also give back the commit charge, but the pages would then have to be
+ * committed again before reuse, and that can fail when the system's commit limit is reached: the heap would hand out
+ * memory that faults. Guard pages are {@code VirtualProtect(PAGE_NOACCESS)}.
  */
 public final class WindowsMemory implements OsMemory {
     static final int MEM_COMMIT = 0x1000;
@@ -101,6 +104,15 @@ public final class WindowsMemory implements OsMemory {
         if (result != 0) {
             throw new IllegalStateException("VirtualFree(0x" + Long.toHexString(address)
                     + ", 0, MEM_RELEASE) failed: error " + -result);
+        }
+    }
+
+    @Override
+    public void protect(long address, long byteSize) {
+        int result = calls.virtualProtect(address, byteSize, PAGE_NOACCESS);
+        if (result != 0) {
+            throw new IllegalStateException("VirtualProtect(0x" + Long.toHexString(address) + ", " + byteSize
+                    + ", PAGE_NOACCESS) failed: error " + -result);
         }
     }
 

@@ -4,7 +4,10 @@ import static io.memalloc.internal.os.Mappings.mapOrFail;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.lang.foreign.ValueLayout;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
@@ -34,6 +37,49 @@ class PosixDowncallsTest {
         java.util.Arrays.fill(expected, value);
         assertThat(segment.mismatch(MemorySegment.ofArray(expected))).as("offset of the first other byte")
                 .isEqualTo(-1L);
+    }
+
+    /** The permissions /proc/self/maps gives the mapping that holds {@code address}, as "rw-p". */
+    private static String permissionsAt(long address) throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/maps"))) {
+            String[] fields = line.split(" ", 3);
+            String[] range = fields[0].split("-", 2);
+            if (Long.compareUnsigned(address, Long.parseUnsignedLong(range[0], 16)) >= 0
+                    && Long.compareUnsigned(address, Long.parseUnsignedLong(range[1], 16)) < 0) {
+                return fields[1];
+            }
+        }
+        throw new AssertionError("no mapping holds 0x" + Long.toHexString(address));
+    }
+
+    @Test
+    @EnabledOnOs(OS.LINUX) // reads /proc/self/maps
+    void protectMakesAGuardPageAndLeavesTheRestAsItWas() throws Exception {
+        long page = memory.pageSize();
+        long address = mapOrFail(memory, 4 * page, page);
+        try {
+            at(address, 3 * page).fill((byte) 7);
+            memory.protect(address + 3 * page, page);
+            assertThat(permissionsAt(address + 3 * page)).isEqualTo("---p");
+            assertThat(permissionsAt(address)).isEqualTo("rw-p");
+            assertAllEqual(at(address, 3 * page), (byte) 7);
+        } finally {
+            memory.unmap(address, 4 * page);
+        }
+    }
+
+    @Test
+    void protectOfAnUnalignedAddressIsIllegalStateExceptionNamingEinval() {
+        long page = memory.pageSize();
+        long address = mapOrFail(memory, 2 * page, page);
+        try {
+            assertThatThrownBy(() -> memory.protect(address + 8, page))
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("mprotect(0x" + Long.toHexString(address + 8))
+                    .hasMessageContaining("EINVAL");
+        } finally {
+            memory.unmap(address, 2 * page);
+        }
     }
 
     @Test

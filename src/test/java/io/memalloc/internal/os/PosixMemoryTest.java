@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.memalloc.internal.os.RecordingPosixCalls.Madvise;
 import io.memalloc.internal.os.RecordingPosixCalls.Mmap;
+import io.memalloc.internal.os.RecordingPosixCalls.Mprotect;
 import io.memalloc.internal.os.RecordingPosixCalls.Munmap;
 import io.memalloc.internal.os.RecordingPosixCalls.Sysconf;
 import java.util.stream.Stream;
@@ -244,6 +245,29 @@ class PosixMemoryTest {
                 new Mmap(0, length, 3, 0x22),
                 new Munmap(BASE + 4096, 2 * MIB - 4096),
                 new Munmap(BASE + 4096, length));
+    }
+
+    @ParameterizedTest
+    @MethodSource("systems")
+    void protectMakesThePagesAGuard(Sys sys) {
+        RecordingPosixCalls calls = fake(sys);
+        PosixMemory memory = new PosixMemory(calls, sys.constants());
+
+        memory.protect(BASE + 3 * sys.pageSize(), sys.pageSize());
+
+        assertThat(calls.callsAfter(1)).containsExactly(new Mprotect(BASE + 3 * sys.pageSize(), sys.pageSize(), 0));
+    }
+
+    @ParameterizedTest
+    @MethodSource("systems")
+    void mprotectFailureIsIllegalStateException(Sys sys) {
+        RecordingPosixCalls calls = fake(sys).failNextMprotect(12);
+        PosixMemory memory = new PosixMemory(calls, sys.constants());
+
+        assertThatThrownBy(() -> memory.protect(BASE, sys.pageSize()))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("mprotect(0x" + Long.toHexString(BASE) + ", " + sys.pageSize() + ", PROT_NONE)")
+                .hasMessageContaining("ENOMEM");
     }
 
     @ParameterizedTest

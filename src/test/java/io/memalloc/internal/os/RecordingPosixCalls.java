@@ -11,11 +11,13 @@ import java.util.List;
 final class RecordingPosixCalls implements PosixCalls {
 
     /** One recorded call. */
-    sealed interface Call permits Mmap, Munmap, Madvise, Sysconf {}
+    sealed interface Call permits Mmap, Munmap, Mprotect, Madvise, Sysconf {}
 
     record Mmap(long address, long length, int prot, int flags) implements Call {}
 
     record Munmap(long address, long length) implements Call {}
+
+    record Mprotect(long address, long length, int prot) implements Call {}
 
     record Madvise(long address, long length, int advice) implements Call {}
 
@@ -31,6 +33,7 @@ final class RecordingPosixCalls implements PosixCalls {
     private int mmapErrno;
     private int munmapErrno;
     private int madviseErrno;
+    private int mprotectErrno;
 
     /** @param sysconfResult what every {@code sysconf} call returns (the page size, or a bad value) */
     RecordingPosixCalls(long sysconfResult) {
@@ -63,6 +66,11 @@ final class RecordingPosixCalls implements PosixCalls {
         return this;
     }
 
+    RecordingPosixCalls failNextMprotect(int errno) {
+        mprotectErrno = errno;
+        return this;
+    }
+
     RecordingPosixCalls failNextMadvise(int errno) {
         madviseErrno = errno;
         return this;
@@ -92,6 +100,14 @@ final class RecordingPosixCalls implements PosixCalls {
         calls.add(new Munmap(address, length));
         int result = -munmapErrno;
         munmapErrno = 0;
+        return result;
+    }
+
+    @Override
+    public int mprotect(long address, long length, int prot) {
+        calls.add(new Mprotect(address, length, prot));
+        int result = -mprotectErrno;
+        mprotectErrno = 0;
         return result;
     }
 

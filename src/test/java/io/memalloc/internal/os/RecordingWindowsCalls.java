@@ -13,11 +13,13 @@ import java.util.List;
 final class RecordingWindowsCalls implements WindowsCalls {
 
     /** One recorded call. */
-    sealed interface Call permits VirtualAlloc, VirtualFree {}
+    sealed interface Call permits VirtualAlloc, VirtualFree, VirtualProtect {}
 
     record VirtualAlloc(long address, long size, int allocationType, int protect) implements Call {}
 
     record VirtualFree(long address, long size, int freeType) implements Call {}
+
+    record VirtualProtect(long address, long size, int newProtect) implements Call {}
 
     static final long KIB = 1024;
     /** Where the counter starts: aligned to 64 GiB. */
@@ -36,6 +38,7 @@ final class RecordingWindowsCalls implements WindowsCalls {
     private int raceError;
     private int virtualAllocError;
     private int virtualFreeError;
+    private int virtualProtectError;
 
     RecordingWindowsCalls() {
         this(4 * KIB, 64 * KIB);
@@ -80,6 +83,11 @@ final class RecordingWindowsCalls implements WindowsCalls {
         return this;
     }
 
+    RecordingWindowsCalls failNextVirtualProtect(int error) {
+        virtualProtectError = error;
+        return this;
+    }
+
     @Override
     public long virtualAlloc(long address, long size, int allocationType, int protect) {
         calls.add(new VirtualAlloc(address, size, allocationType, protect));
@@ -109,6 +117,14 @@ final class RecordingWindowsCalls implements WindowsCalls {
         calls.add(new VirtualFree(address, size, freeType));
         int result = -virtualFreeError;
         virtualFreeError = 0;
+        return result;
+    }
+
+    @Override
+    public int virtualProtect(long address, long size, int newProtect) {
+        calls.add(new VirtualProtect(address, size, newProtect));
+        int result = -virtualProtectError;
+        virtualProtectError = 0;
         return result;
     }
 

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.memalloc.internal.os.RecordingWindowsCalls.VirtualAlloc;
 import io.memalloc.internal.os.RecordingWindowsCalls.VirtualFree;
+import io.memalloc.internal.os.RecordingWindowsCalls.VirtualProtect;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -232,6 +233,26 @@ class WindowsMemoryTest {
         assertThatThrownBy(() -> memory.unmap(BASE, GRANULE))
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("VirtualFree(0x" + Long.toHexString(BASE) + ", 0, MEM_RELEASE)")
+                .hasMessageContaining("error 487");
+    }
+
+    @Test
+    void protectIsVirtualProtectNoAccess() {
+        WindowsMemory memory = new WindowsMemory(calls);
+
+        memory.protect(BASE + 60 * KIB, 4 * KIB);
+
+        assertThat(calls.calls()).containsExactly(new VirtualProtect(BASE + 60 * KIB, 4 * KIB, PAGE_NOACCESS));
+    }
+
+    @Test
+    void aFailedProtectIsIllegalStateException() {
+        calls.failNextVirtualProtect(RecordingWindowsCalls.ERROR_INVALID_ADDRESS);
+        WindowsMemory memory = new WindowsMemory(calls);
+
+        assertThatThrownBy(() -> memory.protect(BASE, 4 * KIB))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("VirtualProtect(0x" + Long.toHexString(BASE) + ", 4096, PAGE_NOACCESS)")
                 .hasMessageContaining("error 487");
     }
 
