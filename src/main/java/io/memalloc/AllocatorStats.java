@@ -6,7 +6,8 @@ package io.memalloc;
  * <p>Each stripe's counters are read under its lock, so each is exact, but the stripes are read one after another:
  * the sums are consistent only when no other thread is allocating.
  *
- * @param mappedBytes      bytes mapped from the OS now: regions, large blocks and spare large mappings
+ * @param mappedBytes      bytes mapped from the OS now: regions, large blocks, spare large mappings, and mappings
+ *                         the OS refused to take back (until a trim or close gives them back)
  * @param allocatedBytes   bytes in live blocks, as asked for (without headers, padding or rounding)
  * @param regionCount      regions mapped now, empty ones included
  * @param emptyRegionCount regions with no live block, kept mapped for reuse
