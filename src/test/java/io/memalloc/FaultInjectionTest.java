@@ -503,6 +503,67 @@ class FaultInjectionTest {
         os.unmapEverything();
     }
 
+    /** Regression: the drain's failure used to end close before the heap's close, leaving everything mapped. */
+    @ParameterizedTest(name = "refused {0} time(s)")
+    @ValueSource(ints = {1, 2})
+    void anUnmapRefusedWhileCloseDrainsTheArenaChunkPoolStillClosesTheHeap(int refusals) {
+        FaultyOsMemory os = new FaultyOsMemory();
+        MemAlloc alloc = allocator(os);
+        try (MemArena arena = alloc.newConfinedArena()) { // its chunk goes to the pool, alone in its region
+            arena.allocate(100);
+        }
+        MemorySegment leaked = alloc.allocate(100_000, 16);
+        os.failUnmaps(1, refusals);
+
+        Throwable thrown = catchThrowable(alloc::close);
+
+        assertThat(os.faults()).isEqualTo(refusals);
+        assertThat(os.holds(leaked.address())).as("the large block's mapping").isFalse();
+        assertOsAgrees(alloc.stats().mappedBytes(), alloc.stats().mapCount() - alloc.stats().unmapCount(), os);
+        if (refusals == 1) {
+            assertThat(thrown).as("close tried the refused unmap again, and it went").isNull();
+            assertThat(os.mappingCount()).isZero();
+        } else {
+            assertThat(thrown).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("did not take back 1 of its mappings");
+            assertThat(thrown.getSuppressed()).as("the drain's refusal").hasSize(1);
+            assertThat(os.mappingCount()).isOne();
+            os.unmapEverything();
+        }
+    }
+
+    /** Regression: a refused unmap while the pooled chunk went back kept the arena's other chunks from going back. */
+    @Test
+    void anUnmapRefusedWhenAConfinedArenaGivesBackItsFirstChunkStillGivesBackTheOthers() {
+        FaultyOsMemory os = new FaultyOsMemory();
+        try (MemAlloc alloc = allocator(os)) {
+            // Three first chunks fill a region; the fourth arena's chunk is alone in a second one.
+            MemArena first = alloc.newConfinedArena();
+            MemArena second = alloc.newConfinedArena();
+            MemArena third = alloc.newConfinedArena();
+            MemArena fourth = alloc.newConfinedArena();
+            MemorySegment own = fourth.allocate(40_000); // a block of its own: a large mapping
+            assertThat(alloc.stats().regionCount()).isEqualTo(2);
+            first.close();
+            second.close(); // the pool (two chunks with one stripe) is full now
+            os.failUnmap(1);
+
+            assertThatThrownBy(fourth::close).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("did not take back");
+
+            assertThat(os.holds(own.address())).as("the arena's own block went back").isFalse();
+            assertThat(alloc.stats().largeBlockCount()).isZero();
+            assertThat(alloc.stats().allocatedBytes()).as("two pooled chunks and the third arena's")
+                    .isEqualTo(3 * 16 * KIB);
+            assertConsistent(alloc, os);
+
+            third.close();
+            alloc.trim();
+            assertThat(alloc.stats().mappedBytes()).isZero();
+            assertConsistent(alloc, os);
+        }
+    }
+
     @Test
     void aRefusedUnmapOfASpareMappingIsOwedAndTrimAndCloseTryAgain() {
         FaultyOsMemory os = new FaultyOsMemory();
