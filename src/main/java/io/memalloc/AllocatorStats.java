@@ -8,7 +8,8 @@ package io.memalloc;
  *
  * {@snippet lang = java file = "JavadocSnippets.java" region = "stats"}
  *
- * @param mappedBytes      bytes mapped from the OS now: regions, large blocks and spare large mappings
+ * @param mappedBytes      bytes mapped from the OS now: regions, large blocks, spare large mappings, and mappings
+ *                         the OS refused to take back (until a trim or close gives them back)
  * @param allocatedBytes   bytes in live blocks, as asked for (without headers, padding or rounding)
  * @param regionCount      regions mapped now, empty ones included
  * @param emptyRegionCount regions with no live block, kept mapped for reuse

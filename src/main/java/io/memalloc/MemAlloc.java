@@ -51,6 +51,13 @@ import javax.management.ObjectName;
  * this allocator: a heap segment, one from another allocator or arena, an interior slice, or a block freed already.
  * The allocator keeps working after each of these.
  *
+ * <p>When the operating system fails, the allocator stays consistent: a mapping it refuses, or returns at an address
+ * MemAlloc cannot use, is an {@link OutOfMemoryError} and changes nothing. A mapping it refuses to take back stays
+ * counted in {@link AllocatorStats#mappedBytes()} and is tried again by the next {@link #trim()} or
+ * {@link #close()}; {@link #free} then throws {@link IllegalStateException} once the block is freed, and trim and
+ * close once they have given back the rest, if it is still refused; {@link #allocate(long, long)} and
+ * {@link #reallocate}, which must return their block, log it as a warning.
+ *
  * <p>MemAlloc calls {@code mmap} or {@code VirtualAlloc} through the FFM API; run with
  * {@code --enable-native-access=io.memalloc} (or {@code ALL-UNNAMED} on the class path) to keep the JDK from warning.
  */
@@ -218,7 +225,9 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
      *
      * @param segment a segment this allocator returned, or {@link MemorySegment#NULL}
      * @throws IllegalArgumentException if the segment is not the start of a live block of this allocator
-     * @throws IllegalStateException    if this allocator is closed
+     * @throws IllegalStateException    if this allocator is closed; or, once the block is freed, if the OS refused
+     *                                  to take back a mapping the free emptied (it stays counted in
+     *                                  {@link AllocatorStats#mappedBytes()}, and {@link #trim()} tries again)
      */
     public void free(MemorySegment segment) {
         try {
@@ -383,15 +392,33 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
     /**
      * Gives back to the OS what is free: unmaps every empty region, cached ones included, and the spare large
      * mappings, and purges the whole pages inside free blocks (they stay mapped, and cost no memory until used
-     * again). The zeroed first chunks kept for arenas go back to the heap first, and with it to the OS.
+     * again). The zeroed first chunks kept for arenas go back to the heap first, and with it to the OS. It also
+     * tries again to unmap the mappings the OS refused to take back before.
      *
      * @return the bytes given back to the OS, unmapped or purged
+     * @throws IllegalStateException if the OS refused an unmap (the mapping stays mapped and counted in
+     *                               {@link AllocatorStats#mappedBytes()}; the next trim tries again) or a purge;
+     *                               everything else is given back first
      */
     public long trim() {
         TrimEvent event = new TrimEvent();
         event.begin();
-        chunkPool.drain(); // to the heap, not the OS: the heap's trim then gives them back with the rest
-        long given = heap.trim();
+        IllegalStateException drainRefused = null;
+        try {
+            chunkPool.drain(); // to the heap, not the OS: the heap's trim then gives them back with the rest
+        } catch (IllegalStateException refused) { // every chunk was freed; the OS refused an unmap, tried again below
+            drainRefused = refused;
+        }
+        long given;
+        try {
+            given = heap.trim();
+        } catch (IllegalStateException refused) {
+            if (drainRefused != null) {
+                refused.addSuppressed(drainRefused);
+            }
+            throw refused;
+        }
+        // Here the heap's trim gave back every owed mapping, the one the drain left included: nothing is left owed.
         event.commit(heap.name(), given);
         return given;
     }
@@ -445,7 +472,9 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
      *
      * @throws UnsupportedOperationException on {@link #global()}
      * @throws IllegalStateException         if it is closed already, if an arena drawing on it is still open, or if
-     *                                       one of its segments is in use by a downcall (then nothing is unmapped)
+     *                                       one of its segments is in use by a downcall (then nothing is unmapped);
+     *                                       or if, closed, it still holds a mapping the OS refused to take back
+     *                                       ({@link #stats()} counts it)
      */
     @Override
     public void close() {
@@ -463,10 +492,23 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
             openArenas.set(0);
             throw e;
         }
-        chunkPool.drain();
+        IllegalStateException drainRefused = null;
+        try {
+            chunkPool.drain();
+        } catch (IllegalStateException refused) { // every chunk was freed; the heap's close tries that unmap again
+            drainRefused = refused;
+        }
         reportLeaks();
-        heap.close();
-        ManagementBean.unregister(beanName);
+        try {
+            heap.close(); // throws when, at its end, a mapping is still owed to the OS
+        } catch (IllegalStateException refused) {
+            if (drainRefused != null) {
+                refused.addSuppressed(drainRefused);
+            }
+            throw refused;
+        } finally {
+            ManagementBean.unregister(beanName);
+        }
     }
 
     /** How many sites of blocks never freed a leak report names at most. */

@@ -96,7 +96,9 @@ public final class MemArena implements Arena {
      * Closes this arena: its scope is no longer alive, its segments become inaccessible, and its memory goes back
      * to its {@code MemAlloc}.
      *
-     * @throws IllegalStateException         if it is closed already, or one of its segments is in use by a downcall
+     * @throws IllegalStateException         if it is closed already, or one of its segments is in use by a downcall;
+     *                                       or, once it is closed and its memory has gone back, if the OS refused
+     *                                       to unmap a mapping that emptied (see {@link MemAlloc#free})
      * @throws WrongThreadException          if it is confined and the caller is not its owner thread
      * @throws UnsupportedOperationException if it is automatic ({@link #ofAuto()})
      */

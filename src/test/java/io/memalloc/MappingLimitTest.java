@@ -3,7 +3,6 @@ package io.memalloc;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.memalloc.internal.os.OsMemory;
 import java.lang.foreign.MemorySegment;
 import org.junit.jupiter.api.Test;
 
@@ -71,15 +70,15 @@ class MappingLimitTest {
 
     @Test
     void aFailedMappingIsOutOfMemoryAndNothingIsCounted() {
-        FailingOsMemory os = new FailingOsMemory(OsMemory.system());
+        FaultyOsMemory os = new FaultyOsMemory();
         try (MemAlloc alloc = MemAlloc.builder().regionSize(64 * 1024).build(os)) {
-            os.failNextMap = true;
+            os.failMap(1);
             assertThatThrownBy(() -> alloc.allocate(100, 16)).isInstanceOf(OutOfMemoryError.class)
                     .hasMessageContaining("injected");
             assertThat(alloc.stats().mappedBytes()).isZero();
             assertThat(alloc.stats().mapCount()).isZero();
 
-            os.failNextMap = true;
+            os.failMap(1);
             assertThatThrownBy(() -> alloc.allocate(1 << 20, 16)).isInstanceOf(OutOfMemoryError.class);
 
             MemorySegment works = alloc.allocate(100, 16);
@@ -87,50 +86,6 @@ class MappingLimitTest {
             alloc.free(works);
             alloc.verifyHeap();
             assertThat(alloc.stats().mapCount()).isEqualTo(1);
-        }
-    }
-
-    /** The system's OS memory, except that the next map fails when told to. */
-    private static final class FailingOsMemory implements OsMemory {
-        private final OsMemory real;
-        boolean failNextMap;
-
-        FailingOsMemory(OsMemory real) {
-            this.real = real;
-        }
-
-        @Override
-        public long pageSize() {
-            return real.pageSize();
-        }
-
-        @Override
-        public long granularity() {
-            return real.granularity();
-        }
-
-        @Override
-        public long map(long byteSize, long alignment) {
-            if (failNextMap) {
-                failNextMap = false;
-                throw new OutOfMemoryError("injected: mmap of " + byteSize + " bytes failed: errno 12 (ENOMEM)");
-            }
-            return real.map(byteSize, alignment);
-        }
-
-        @Override
-        public void unmap(long address, long byteSize) {
-            real.unmap(address, byteSize);
-        }
-
-        @Override
-        public void protect(long address, long byteSize) {
-            real.protect(address, byteSize);
-        }
-
-        @Override
-        public void purge(long address, long byteSize) {
-            real.purge(address, byteSize);
         }
     }
 }

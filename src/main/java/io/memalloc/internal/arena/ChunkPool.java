@@ -85,18 +85,31 @@ public final class ChunkPool {
     }
 
     /**
-     * Gives every pooled chunk back to the heap.
+     * Gives every pooled chunk back to the heap, even when a free throws (the OS refused to unmap a region the free
+     * emptied: the chunk is freed all the same); then throws the first failure.
      *
      * @return the bytes given back
      */
     public long drain() {
         long drained = 0;
+        RuntimeException failure = null;
         for (int slot = 0; slot < slots.length(); slot++) {
             long address = slots.getAndSet(slot, 0);
             if (address != 0) {
-                heap.free(address);
-                drained += chunkSize;
+                try {
+                    heap.free(address);
+                    drained += chunkSize;
+                } catch (RuntimeException e) {
+                    if (failure == null) {
+                        failure = e;
+                    } else {
+                        failure.addSuppressed(e);
+                    }
+                }
             }
+        }
+        if (failure != null) {
+            throw failure;
         }
         return drained;
     }

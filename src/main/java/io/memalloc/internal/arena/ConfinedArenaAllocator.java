@@ -137,9 +137,25 @@ final class ConfinedArenaAllocator extends ArenaAllocator {
         leaveCurrent();
         reportClosed(lifetime, pool, Kind.CONFINED, pooledUsed + chunks.usedBytes(), 1 + chunks.count());
         try {
-            ChunkPool.zero(pooledBase, pooledUsed);
-            pool.give(pooledBase);
-            chunks.release(pool);
+            RuntimeException failure = null;
+            try {
+                ChunkPool.zero(pooledBase, pooledUsed);
+                pool.give(pooledBase);
+            } catch (RuntimeException e) { // an unmap the heap's free made: the other chunks go back all the same
+                failure = e;
+            }
+            try {
+                chunks.release(pool);
+            } catch (RuntimeException e) {
+                if (failure == null) {
+                    failure = e;
+                } else {
+                    failure.addSuppressed(e);
+                }
+            }
+            if (failure != null) {
+                throw failure;
+            }
         } finally {
             watch.closed();
             onRelease.run();

@@ -33,6 +33,18 @@ import java.util.function.Function;
  *
  * <p>System calls (map, unmap) are made with no stripe lock held, except {@code purge} in {@link #trim}, which must
  * keep the block from being handed out while its pages are given back.
+ *
+ * <p>When the OS layer fails:
+ * <ul>
+ * <li>a map it refuses, or one whose address the heap cannot use (0, not aligned as asked, or reaching past
+ *     {@link AddressSpace#USER_END}), is an {@link OutOfMemoryError} of the request and changes nothing: a bad
+ *     mapping is given back at once and never counted;</li>
+ * <li>an unmap it refuses leaves the mapping mapped, counted in {@code mappedBytes} and kept in
+ *     {@link OwedMappings}, which trim, close and a request at the cap try again. The call during which it failed
+ *     finishes its work (a free has freed its block) and then throws the {@link IllegalStateException}, except
+ *     allocate and reallocate, which must return the block they made and log the failure as a warning;</li>
+ * <li>a purge it refuses leaves that block as it was, not marked purged; trim purges the rest and then throws.</li>
+ * </ul>
  */
 public final class Heap {
     private static final System.Logger LOG = System.getLogger("io.memalloc.MemAlloc");
@@ -54,6 +66,8 @@ public final class Heap {
     private final EmptyRegions emptyRegions;
     private final LargeBlocks large = new LargeBlocks();
     private final SpareMappings spares;
+    private final OwedMappings owed = new OwedMappings();
+    /** Regions, large blocks, spares and owed mappings: everything the OS holds mapped for this heap. */
     private final AtomicLong mappedBytes = new AtomicLong();
     private final AtomicLong mapCount = new AtomicLong();
     private final AtomicLong unmapCount = new AtomicLong();
@@ -124,6 +138,16 @@ public final class Heap {
      * there may be millions of them and each would keep blocks of its own.
      */
     private ThreadCache cache() {
+        ThreadCache cache = cacheWithoutFlush();
+        if (cache != null && cache.flushRequested) {
+            cache.flushRequested = false;
+            unmapOrWarn(flushAll(cache)); // trim asked for it: the caller's own call must not fail for it
+        }
+        return cache;
+    }
+
+    /** {@link #cache()}, leaving a flush that trim asked for to the caller. */
+    private ThreadCache cacheWithoutFlush() {
         if (caches == null) {
             return null;
         }
@@ -134,10 +158,6 @@ public final class Heap {
                 return null;
             }
             cache = caches.get();
-        }
-        if (cache.flushRequested) {
-            cache.flushRequested = false;
-            flushAll(cache);
         }
         return cache;
     }
@@ -226,8 +246,7 @@ public final class Heap {
         } finally {
             stripe.lock.unlock();
         }
-        unmap(region);
-        throw closedException();
+        throw closedAfterUnmapping(region.base, region.size, stripe.index);
     }
 
     /**
@@ -282,27 +301,49 @@ public final class Heap {
                         alignment, byteSize + tail);
         large.add(block);
         if (closed.get() && large.remove(block.address()) != null) {
-            unmap(block.address(), block.mappingSize(), NO_STRIPE);
-            throw closedException();
+            throw closedAfterUnmapping(block.address(), block.mappingSize(), NO_STRIPE);
         }
         return block.address();
     }
 
-    /** Keeps a large block's mapping, freed, as a spare; unmaps what that pushes out. */
-    private void retire(LargeBlock block) {
-        for (SpareMappings.Spare evicted : spares.keep(
-                new SpareMappings.Spare(block.address(), block.mappingSize(), block.dirtyEnd()))) {
-            unmap(evicted.address(), evicted.mappingSize(), NO_STRIPE);
+    /** The heap closed while a mapping was made for it: gives that back, and returns the exception to throw. */
+    private IllegalStateException closedAfterUnmapping(long address, long byteSize, int stripe) {
+        IllegalStateException closedMeanwhile = closedException();
+        try {
+            unmap(address, byteSize, stripe);
+        } catch (IllegalStateException refused) {
+            closedMeanwhile.addSuppressed(refused);
         }
+        return closedMeanwhile;
+    }
+
+    /**
+     * Keeps a large block's mapping, freed, as a spare; unmaps what that pushes out.
+     *
+     * @throws IllegalStateException when the OS refuses an unmap, once the block is retired
+     */
+    private void retire(LargeBlock block) {
+        unmapSpares(spares.keep(new SpareMappings.Spare(block.address(), block.mappingSize(), block.dirtyEnd())));
     }
 
     /** Unmaps every spare mapping; returns the bytes. */
     private long unmapSpares(boolean close) {
+        return unmapSpares(spares.takeAll(close));
+    }
+
+    /** Unmaps each of {@code taken}, even when one is refused; then throws the first refusal, else returns the bytes. */
+    private long unmapSpares(List<SpareMappings.Spare> taken) {
+        Failures failures = new Failures();
         long given = 0;
-        for (SpareMappings.Spare spare : spares.takeAll(close)) {
-            unmap(spare.address(), spare.mappingSize(), NO_STRIPE);
-            given += spare.mappingSize();
+        for (SpareMappings.Spare spare : taken) {
+            try {
+                unmap(spare.address(), spare.mappingSize(), NO_STRIPE);
+                given += spare.mappingSize();
+            } catch (IllegalStateException refused) {
+                failures.add(refused);
+            }
         }
+        failures.throwIfAny();
         return given;
     }
 
@@ -324,7 +365,7 @@ public final class Heap {
         if (hardening != null) {
             long byteSize = Block.byteSize(Block.ofPayload(address)); // claimed and live: this memory is ours
             checkCanary(region, address, byteSize, "free");
-            quarantine(region, address, byteSize);
+            unmapRegions(quarantine(region, address, byteSize));
             return;
         }
         if (cache != null && cache.hot == region && freeToCache(cache, region, address)) {
@@ -374,16 +415,32 @@ public final class Heap {
     /**
      * Poisons a claimed block its user let go of and holds it in the quarantine; gives back to their stripes the
      * blocks that pushes out.
+     *
+     * @return the regions that emptied past the cache, for the caller to unmap
      */
-    private void quarantine(Region region, long payload, long byteSize) {
+    private List<Region> quarantine(Region region, long payload, long byteSize) {
         Hardening.poison(payload, byteSize);
-        for (Quarantine.Entry evicted : quarantine.add(region, payload, byteSize)) {
-            release(evicted);
-        }
+        return release(quarantine.add(region, payload, byteSize));
     }
 
-    /** Gives a block back from the quarantine to its stripe, reporting a write to it while it was there. */
-    private void release(Quarantine.Entry entry) {
+    /** Gives blocks back from the quarantine; returns the regions that emptied past the cache, to unmap. */
+    private List<Region> release(List<Quarantine.Entry> entries) {
+        List<Region> emptied = new ArrayList<>();
+        for (Quarantine.Entry entry : entries) {
+            Region toUnmap = release(entry);
+            if (toUnmap != null) {
+                emptied.add(toUnmap);
+            }
+        }
+        return emptied;
+    }
+
+    /**
+     * Gives a block back from the quarantine to its stripe, reporting a write to it while it was there.
+     *
+     * @return the region, when that emptied it past the cache, for the caller to unmap; else null
+     */
+    private Region release(Quarantine.Entry entry) {
         long damaged = Hardening.firstDamage(entry.payload(), entry.byteSize());
         if (damaged >= 0) {
             IllegalStateException fault = new IllegalStateException(String.format("the freed block at 0x%x of %d"
@@ -392,41 +449,56 @@ public final class Heap {
             FaultDetectedEvent.detected(name, "quarantine", entry.payload(), fault);
             LOG.log(System.Logger.Level.WARNING, "MemAlloc '" + name + "': " + fault.getMessage());
         }
-        freeClaimed(entry.region(), entry.payload());
+        Region region = entry.region();
+        long payload = entry.payload();
+        region.stripe.lock.lock();
+        try {
+            checkOpen();
+            checkLive(region, payload);
+            return region.stripe.free(region, payload);
+        } finally {
+            region.unclaim(payload);
+            region.stripe.lock.unlock();
+        }
     }
 
-    /** Gives every quarantined block back to its stripe. */
-    private void releaseQuarantine() {
-        if (quarantine != null) {
-            for (Quarantine.Entry entry : quarantine.takeAll()) {
-                release(entry);
-            }
-        }
+    /** Gives every quarantined block back to its stripe; returns the regions that emptied past the cache. */
+    private List<Region> releaseQuarantine() {
+        return quarantine == null ? List.of() : release(quarantine.takeAll());
     }
 
     /**
      * Keeps a claimed block in {@code cache}, flushing half its bin when full; false when the block is not of a size
-     * the cache keeps. When this throws (a Java {@link OutOfMemoryError} for a new bin, a failed unmap in the
-     * flush), the block's claim ends: it stays the caller's, and a later free of it works.
+     * the cache keeps. When this throws a Java {@link OutOfMemoryError} (for a new bin), the block's claim ends: it
+     * stays the caller's, and a later free of it works. A refused unmap of a region the flush emptied is thrown
+     * once the block is in the cache.
      */
     private boolean freeToCache(ThreadCache cache, Region region, long address) {
+        long blockSize;
+        List<Region> emptied;
+        boolean kept;
         try {
-            long blockSize = Block.size(Block.ofPayload(address)); // claimed and live: this memory is ours
+            blockSize = Block.size(Block.ofPayload(address)); // claimed and live: this memory is ours
             if (!ThreadCache.caches(blockSize)) {
                 return false;
             }
             if (cache.free(address, region, blockSize)) {
                 return true;
             }
-            flushCache(cache, blockSize, ThreadCache.capacity(blockSize) / 2);
-            if (!cache.free(address, region, blockSize)) {
-                throw new IllegalStateException("a flushed bin of " + blockSize + " bytes is still full");
-            }
-            return true;
+            emptied = flushCache(cache, blockSize, ThreadCache.capacity(blockSize) / 2);
+            kept = cache.free(address, region, blockSize);
         } catch (RuntimeException | Error e) {
             region.unclaim(address);
             throw e;
         }
+        if (!kept) {
+            region.unclaim(address);
+        }
+        unmapRegions(emptied);
+        if (!kept) {
+            throw new IllegalStateException("a flushed bin of " + blockSize + " bytes is still full");
+        }
+        return true;
     }
 
     /**
@@ -536,9 +608,9 @@ public final class Heap {
     /**
      * Gives the oldest {@code n} cached blocks of {@code blockSize} back to their stripes.
      *
-     * @return the bytes of the regions that emptied and were unmapped
+     * @return the regions that emptied past the cache, for the caller to unmap
      */
-    private long flushCache(ThreadCache cache, long blockSize, int n) {
+    private List<Region> flushCache(ThreadCache cache, long blockSize, int n) {
         int count = Math.min(n, cache.count(blockSize));
         long[] payloads = new long[count];
         Region[] regions = new Region[count];
@@ -560,41 +632,39 @@ public final class Heap {
                 region.stripe.lock.unlock();
             }
         }
-        unmapAll(toUnmap, List.of());
-        long unmapped = 0;
-        for (Region region : toUnmap) {
-            unmapped += region.size;
-        }
-        return unmapped;
+        return toUnmap;
     }
 
-    /** Gives every block of {@code cache} back to the stripes; returns the bytes unmapped as regions emptied. */
-    private long flushAll(ThreadCache cache) {
-        long unmapped = 0;
+    /** Gives every block of {@code cache} back to the stripes; returns the regions that emptied, to unmap. */
+    private List<Region> flushAll(ThreadCache cache) {
+        List<Region> emptied = new ArrayList<>();
         for (long blockSize : cache.sizesHeld()) {
-            unmapped += flushCache(cache, blockSize, Integer.MAX_VALUE);
+            emptied.addAll(flushCache(cache, blockSize, Integer.MAX_VALUE));
         }
-        return unmapped;
+        return emptied;
     }
 
     /**
      * Flushes the caches of threads that have died and forgets them, keeping their counter deltas; asks every other
      * thread to flush its own at its next allocate or free. The calling thread flushes its own now.
+     *
+     * @return the regions that emptied, for the caller to unmap
      */
-    private long flushCaches() {
+    private List<Region> flushCaches() {
         if (caches == null) {
-            return 0;
+            return List.of();
         }
-        long unmapped = 0;
+        List<Region> emptied = new ArrayList<>();
         cachesLock.lock();
         try {
-            unmapped += reclaimDeadCachesLocked();
+            emptied.addAll(reclaimDeadCachesLocked());
         } finally {
             cachesLock.unlock();
         }
-        ThreadCache own = cache();
+        ThreadCache own = cacheWithoutFlush();
         if (own != null) {
-            unmapped += flushAll(own);
+            own.flushRequested = false;
+            emptied.addAll(flushAll(own));
         }
         cachesLock.lock();
         try {
@@ -606,27 +676,29 @@ public final class Heap {
         } finally {
             cachesLock.unlock();
         }
-        return unmapped;
+        return emptied;
     }
 
     /** Flushes and forgets the caches of dead threads, unless another thread is at it or reading statistics. */
     private void reclaimDeadCaches() {
         if (cachesLock.tryLock()) {
+            List<Region> emptied;
             try {
-                reclaimDeadCachesLocked();
+                emptied = reclaimDeadCachesLocked();
             } finally {
                 cachesLock.unlock();
             }
+            unmapOrWarn(emptied);
         }
     }
 
-    /** Returns the bytes unmapped as regions emptied. Caller holds {@link #cachesLock}. */
-    private long reclaimDeadCachesLocked() {
-        long unmapped = 0;
+    /** Returns the regions that emptied, for the caller to unmap. Caller holds {@link #cachesLock}. */
+    private List<Region> reclaimDeadCachesLocked() {
+        List<Region> emptied = new ArrayList<>();
         for (Iterator<ThreadCache> it = allCaches.iterator(); it.hasNext(); ) {
             ThreadCache cache = it.next();
             if (cache.ownerDied()) { // its last write happened-before isAlive() returned false
-                unmapped += flushAll(cache);
+                emptied.addAll(flushAll(cache));
                 retiredBytesDelta += cache.bytesDelta;
                 retiredAllocationsDelta += cache.allocationsDelta;
                 retiredFreesDelta += cache.freesDelta;
@@ -638,7 +710,7 @@ public final class Heap {
                 }
             }
         }
-        return unmapped;
+        return emptied;
     }
 
     /**
@@ -714,16 +786,17 @@ public final class Heap {
         } finally {
             stripe.lock.unlock();
         }
-        if (live && hardening != null) {
-            quarantine(region, address, oldByteSize);
-        }
         if (!live) {
             checkOpen();
             free(moved);
             throw notLive(address);
         }
+        // The block has moved: the caller must get its new address, so a refused unmap is only logged.
+        if (hardening != null) {
+            unmapOrWarn(quarantine(region, address, oldByteSize));
+        }
         if (toUnmap != null) {
-            unmap(toUnmap);
+            unmapOrWarn(List.of(toUnmap));
         }
         return moved;
     }
@@ -770,7 +843,11 @@ public final class Heap {
             throw closedMeanwhile;
         }
         large.freeClaimed(block);
-        retire(block);
+        try {
+            retire(block);
+        } catch (IllegalStateException refused) { // the block has moved: the caller must get its new address
+            warn(refused);
+        }
         return moved;
     }
 
@@ -816,40 +893,58 @@ public final class Heap {
     private void putBack(LargeBlock claimed, LargeBlock resized) {
         large.putBack(claimed, resized);
         if (closed.get() && large.remove(resized.address()) != null) {
-            unmap(resized.address(), resized.mappingSize(), NO_STRIPE);
-            throw closedException();
+            throw closedAfterUnmapping(resized.address(), resized.mappingSize(), NO_STRIPE);
         }
     }
 
     /**
-     * Unmaps every empty region, cached or not, and purges the whole pages inside free blocks.
+     * Unmaps every empty region, cached or not, the spare mappings and the owed ones, and purges the whole pages
+     * inside free blocks. When the OS refuses an unmap or a purge, it gives back all the rest, then throws.
      *
      * @return the bytes given back to the OS
+     * @throws IllegalStateException when the OS refused an unmap (the mapping stays counted and owed, see
+     *                               {@link OwedMappings}) or a purge (the block stays as it was)
      */
     public long trim() {
         checkOpen();
-        long mappedBefore = mappedBytes.get();
-        releaseQuarantine(); // what that empties past the cache is unmapped at once: counted by the difference
-        long given = Math.max(0, mappedBefore - mappedBytes.get()) + flushCaches() + unmapSpares(false);
-        List<Region> empty = detachEmptyRegions();
-        unmapAll(empty, List.of());
-        for (Region region : empty) {
-            given += region.size;
+        List<Region> emptied = new ArrayList<>(releaseQuarantine());
+        emptied.addAll(flushCaches());
+        emptied.addAll(detachEmptyRegions());
+        Failures failures = new Failures();
+        long given = 0;
+        try {
+            given += retryOwed();
+        } catch (IllegalStateException refused) {
+            failures.add(refused);
+        }
+        try {
+            given += unmapSpares(false);
+        } catch (IllegalStateException refused) {
+            failures.add(refused);
+        }
+        try {
+            given += unmapRegions(emptied);
+        } catch (IllegalStateException refused) {
+            failures.add(refused);
         }
         for (Stripe stripe : stripes) {
             stripe.lock.lock();
             try {
                 checkOpen(); // close empties the stripes: their free lists may name unmapped memory no more
-                given += purgeFreeBlocks(stripe);
+                given += purgeFreeBlocks(stripe, failures);
             } finally {
                 stripe.lock.unlock();
             }
         }
+        failures.throwIfAny();
         return given;
     }
 
-    /** Gives the OS the pages of every free block of {@code stripe} not purged yet. Caller holds the lock. */
-    private long purgeFreeBlocks(Stripe stripe) {
+    /**
+     * Gives the OS the pages of every free block of {@code stripe} not purged yet; a block whose purge the OS
+     * refuses is not marked purged, and the next trim tries it again. Caller holds the lock.
+     */
+    private long purgeFreeBlocks(Stripe stripe, Failures failures) {
         long page = os.pageSize();
         long purged = 0;
         for (int bin = 0; bin < FreeList.BIN_COUNT; bin++) {
@@ -859,7 +954,12 @@ public final class Heap {
                 long from = (block + Block.HEADER + 16 + page - 1) & -page;
                 long to = (block + size - Block.HEADER) & -page;
                 if (to > from && !Block.isPurged(block)) {
-                    os.purge(from, to - from);
+                    try {
+                        os.purge(from, to - from);
+                    } catch (IllegalStateException refused) {
+                        failures.add(refused);
+                        continue;
+                    }
                     Block.markPurged(block);
                     purged += to - from;
                 }
@@ -943,11 +1043,13 @@ public final class Heap {
     }
 
     /**
-     * Unmaps everything. Any later call throws IllegalStateException.
+     * Unmaps everything, owed mappings included, even when the OS refuses one. Any later call throws
+     * IllegalStateException.
      *
      * @return false when the heap was closed already
      * @throws IllegalStateException when the heap has thread caches: a thread uses its cache without a lock that
-     *                               close could wait for, so such a heap never closes
+     *                               close could wait for, so such a heap never closes; or when, closed, it still
+     *                               holds a mapping the OS refused to take back (counted in the statistics still)
      */
     public boolean close() {
         if (caches != null) {
@@ -956,39 +1058,94 @@ public final class Heap {
         if (!closed.compareAndSet(false, true)) {
             return false;
         }
-        unmapSpares(true);
-        unmapAll(detachFromEveryStripe(Stripe::detachAll), large.removeAll());
+        Failures failures = new Failures();
+        try {
+            retryOwed();
+        } catch (IllegalStateException refused) {
+            failures.add(refused);
+        }
+        try {
+            unmapSpares(true);
+        } catch (IllegalStateException refused) {
+            failures.add(refused);
+        }
+        try {
+            unmapRegions(detachFromEveryStripe(Stripe::detachAll));
+        } catch (IllegalStateException refused) {
+            failures.add(refused);
+        }
+        for (LargeBlock block : large.removeAll()) {
+            try {
+                unmap(block.address(), block.mappingSize(), NO_STRIPE);
+            } catch (IllegalStateException refused) {
+                failures.add(refused);
+            }
+        }
+        if (owed.count() > 0) {
+            throw new IllegalStateException("MemAlloc '" + name + "' is closed, but the OS did not take back "
+                    + owed.count() + " of its mappings (" + Sizes.format(owed.bytes()) + "): they stay mapped, and"
+                    + " stats() counts them, until the process ends", failures.first());
+        }
         return true;
     }
 
-    /** Unmaps every one, even when one fails; then throws the first failure. */
-    private void unmapAll(List<Region> regions, List<LargeBlock> blocks) {
-        RuntimeException failure = null;
+    /**
+     * Unmaps each region, even when one is refused; then throws the first refusal, else returns the bytes.
+     *
+     * @throws IllegalStateException when the OS refused an unmap: see {@link #unmap(long, long, int)}
+     */
+    private long unmapRegions(List<Region> regions) {
+        Failures failures = new Failures();
+        long given = 0;
         for (Region region : regions) {
             try {
                 unmap(region);
-            } catch (RuntimeException e) {
-                failure = first(failure, e);
+                given += region.size;
+            } catch (IllegalStateException refused) {
+                failures.add(refused);
             }
         }
-        for (LargeBlock block : blocks) {
-            try {
-                unmap(block.address(), block.mappingSize(), NO_STRIPE);
-            } catch (RuntimeException e) {
-                failure = first(failure, e);
-            }
-        }
-        if (failure != null) {
-            throw failure;
+        failures.throwIfAny();
+        return given;
+    }
+
+    /**
+     * {@link #unmapRegions}, for a call that must not fail for it (an allocate or a reallocate that has its block
+     * ready): a refusal is logged, and the mapping stays owed.
+     */
+    private void unmapOrWarn(List<Region> regions) {
+        try {
+            unmapRegions(regions);
+        } catch (IllegalStateException refused) {
+            warn(refused);
         }
     }
 
-    private static RuntimeException first(RuntimeException first, RuntimeException next) {
-        if (first == null) {
-            return next;
+    /** Logs a refusal that the call during which it happened must not throw; the OS's reason is in its cause. */
+    private static void warn(RuntimeException refused) {
+        Throwable reason = refused.getCause();
+        LOG.log(System.Logger.Level.WARNING, refused.getMessage() + (reason != null ? ": " + reason.getMessage() : ""));
+    }
+
+    /**
+     * Tries again to give back the mappings the OS refused; those it refuses again stay owed.
+     *
+     * @return the bytes given back
+     * @throws IllegalStateException the first refusal, once every one was tried
+     */
+    private long retryOwed() {
+        Failures failures = new Failures();
+        long given = 0;
+        for (OwedMappings.Owed mapping : owed.takeAll()) {
+            try {
+                unmap(mapping.address(), mapping.byteSize(), mapping.stripe());
+                given += mapping.byteSize();
+            } catch (IllegalStateException refused) {
+                failures.add(refused);
+            }
         }
-        first.addSuppressed(next);
-        return first;
+        failures.throwIfAny();
+        return given;
     }
 
     public boolean isClosed() {
@@ -1032,26 +1189,37 @@ public final class Heap {
             table.add(region);
             return region;
         } catch (RuntimeException | Error e) { // a Java OutOfMemoryError for the region's bitmap, say
-            unmap(base, regionSize, stripe.index);
+            try {
+                unmap(base, regionSize, stripe.index);
+            } catch (IllegalStateException refused) {
+                e.addSuppressed(refused);
+            }
             throw e;
         }
     }
 
     /**
-     * Maps within {@code maxMappedBytes}, giving back the cached empty regions first when the cap is near.
+     * Maps within {@code maxMappedBytes}, giving back the owed mappings, the cached empty regions and the spares
+     * first when the cap is near; refuses a mapping the heap cannot use (see {@link #unusable}).
      *
      * @param request the size the user asked for, for the message
      * @param stripe  the stripe of the region mapped, or {@link #NO_STRIPE} for a large block: for the event
      */
     private long map(long byteSize, long alignment, long request, int stripe) {
         if (!reserve(byteSize)) {
-            unmapAll(detachEmptyRegions(), List.of());
-            unmapSpares(false);
+            Failures refusals = giveBackForRoom();
             if (!reserve(byteSize)) {
-                throw failed(request, new OutOfMemoryError("MemAlloc: a request of " + request
+                OutOfMemoryError error = new OutOfMemoryError("MemAlloc: a request of " + request
                         + " bytes needs a mapping of " + Sizes.format(byteSize) + ", but "
                         + Sizes.format(mappedBytes.get()) + " are mapped and maxMappedBytes is " + maxMappedBytes
-                        + " (" + Sizes.format(maxMappedBytes) + ")"));
+                        + " (" + Sizes.format(maxMappedBytes) + ")");
+                if (refusals.first() != null) {
+                    error.addSuppressed(refusals.first());
+                }
+                throw failed(request, error);
+            }
+            if (refusals.first() != null) {
+                warn(refusals.first()); // the request is met: the refused mappings stay owed
             }
         }
         RegionMappedEvent event = new RegionMappedEvent();
@@ -1066,9 +1234,78 @@ public final class Heap {
             mappedBytes.addAndGet(-byteSize);
             throw e;
         }
+        String unusable = unusable(address, byteSize, alignment);
+        if (unusable != null) {
+            throw failed(request, refuseMapping(address, byteSize, alignment, unusable));
+        }
         mapCount.incrementAndGet();
         event.commit(name, address, byteSize, stripe);
         return address;
+    }
+
+    /**
+     * Near the cap: unmaps the owed mappings (first, so that one refused now is not tried twice in a row), the
+     * cached empty regions and the spares; returns the refusals.
+     */
+    private Failures giveBackForRoom() {
+        Failures refusals = new Failures();
+        try {
+            retryOwed();
+        } catch (IllegalStateException refused) {
+            refusals.add(refused);
+        }
+        try {
+            unmapRegions(detachEmptyRegions());
+        } catch (IllegalStateException refused) {
+            refusals.add(refused);
+        }
+        try {
+            unmapSpares(false);
+        } catch (IllegalStateException refused) {
+            refusals.add(refused);
+        }
+        return refusals;
+    }
+
+    /**
+     * Why the heap cannot use a mapping the OS layer returned, or null when it can. The layer promises memory at an
+     * address aligned as asked; the heap also relies on every address it maps lying below
+     * {@link AddressSpace#USER_END}: it reads and writes through a segment over the address space, and adds sizes to
+     * addresses without overflow checks.
+     */
+    private static String unusable(long address, long byteSize, long alignment) {
+        if (address == 0) {
+            return "it is 0";
+        }
+        if ((address & (alignment - 1)) != 0) {
+            return "it is not aligned to " + alignment;
+        }
+        if (address < 0 || address > AddressSpace.USER_END - byteSize) {
+            return "it does not lie below 0x" + Long.toHexString(AddressSpace.USER_END)
+                    + ", where the user address space ends";
+        }
+        return null;
+    }
+
+    /**
+     * Gives back a mapping the heap cannot use and uncounts it: nothing of it stays. An {@link OutOfMemoryError},
+     * not an {@link IllegalStateException}: the request cannot be met for want of memory the heap can use, the heap
+     * is unchanged (the next request may well be served), and callers handle an OutOfMemoryError from a map already,
+     * as they must for a refused one; an IllegalStateException from allocate means a closed allocator.
+     */
+    private OutOfMemoryError refuseMapping(long address, long byteSize, long alignment, String why) {
+        OutOfMemoryError error = new OutOfMemoryError("MemAlloc '" + name + "': the OS returned 0x"
+                + Long.toHexString(address) + " for a mapping of " + byteSize + " bytes aligned to " + alignment
+                + ", and " + why + "; the mapping was given back");
+        try {
+            os.unmap(address, byteSize);
+        } catch (RuntimeException refused) {
+            // Not owed: an OS layer that hands out such an address cannot be trusted to take it back later either.
+            error.addSuppressed(refused);
+        } finally {
+            mappedBytes.addAndGet(-byteSize);
+        }
+        return error;
     }
 
     /** Reports a request that cannot be met, then gives back the error to throw. */
@@ -1090,11 +1327,24 @@ public final class Heap {
         unmap(region.base, region.size, region.stripe.index);
     }
 
-    /** @param stripe as for {@link #map} */
+    /**
+     * Gives a mapping back to the OS.
+     *
+     * @param stripe as for {@link #map}
+     * @throws IllegalStateException when the OS refuses: the mapping stays mapped and counted, owed (see
+     *                               {@link OwedMappings})
+     */
     private void unmap(long address, long byteSize, int stripe) {
         RegionUnmappedEvent event = new RegionUnmappedEvent();
         event.begin();
-        os.unmap(address, byteSize);
+        try {
+            os.unmap(address, byteSize);
+        } catch (RuntimeException refused) {
+            owed.add(new OwedMappings.Owed(address, byteSize, stripe));
+            throw new IllegalStateException("MemAlloc '" + name + "': the OS did not take back the mapping at 0x"
+                    + Long.toHexString(address) + " (" + Sizes.format(byteSize) + "); it stays mapped and counted"
+                    + " in mappedBytes, and trim() and close() try again", refused);
+        }
         mappedBytes.addAndGet(-byteSize);
         unmapCount.incrementAndGet();
         event.commit(name, address, byteSize, stripe);
@@ -1172,6 +1422,10 @@ public final class Heap {
 
     SpareMappings spares() {
         return spares;
+    }
+
+    OwedMappings owed() {
+        return owed;
     }
 
     long mappedBytes() {

@@ -5,7 +5,7 @@ import java.util.Locale;
 
 /**
  * Draws a {@link Heap} as text: one entry per region, with a bar of its occupancy and a row per block, then the
- * large blocks.
+ * large blocks, then the mappings the OS refused to take back.
  *
  * <pre>
  *  MemAlloc heap: 4.0 MiB mapped; regions: 1 (0 empty); large blocks: 0; live allocations: 2, 64 B asked
@@ -15,6 +15,7 @@ import java.util.Locale;
  *    0x7f0c40000058  in use       32 B   0 B asked, align 16
  *    0x7f0c40000078  free      4.0 MiB
  *  large 0x7f0c50000000: 6.0 MiB mapped, 5.0 MiB asked, align 16
+ *  owed 0x7f0c60000000: 4.0 MiB mapped, unused; the OS refused to take it back (trim and close try again)
  * </pre>
  *
  * Each region's rows stop at {@link #ROWS_PER_REGION}; the bar always covers the whole region.
@@ -49,6 +50,10 @@ final class HeapMapWriter {
         for (LargeBlock block : heap.large().all()) {
             line("large 0x%x: %s mapped, %s asked, align %d", block.address(), Sizes.format(block.mappingSize()),
                     Sizes.format(block.byteSize()), block.alignment());
+        }
+        for (OwedMappings.Owed owed : heap.owed().all()) {
+            line("owed 0x%x: %s mapped, unused; the OS refused to take it back (trim and close try again)",
+                    owed.address(), Sizes.format(owed.byteSize()));
         }
         return out.toString();
     }

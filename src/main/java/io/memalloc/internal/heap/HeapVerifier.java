@@ -13,7 +13,8 @@ import java.util.Set;
  * size, no two free blocks touch, and every free block is in its stripe's list for its size; every in-use block is
  * marked live, holds what its header says was asked for, at its alignment. Per stripe: the lists hold exactly the
  * free blocks of the walk, every link agrees with its neighbour, the bitmaps agree with the lists, and the counters
- * agree with the blocks. Per heap: the table holds exactly the stripes' regions, and the mapped bytes add up.
+ * agree with the blocks. Per heap: the table holds exactly the stripes' regions, no mapping owed to the OS is in
+ * use, and the mapped bytes add up.
  *
  * <p>It reads native memory only inside the heap's own regions, bounds checked before each read, under each
  * stripe's lock. The heap's counters are compared at quiescence: call it when no other thread uses the heap.
@@ -69,9 +70,14 @@ final class HeapVerifier {
         }
         check(large.mappedBytes() == largeBytes, "large blocks count %d mapped bytes, their mappings add up to %d",
                 large.mappedBytes(), largeBytes);
-        long mapped = regions * heap.regionSize() + largeBytes + heap.spares().bytes();
+        for (OwedMappings.Owed owed : heap.owed().all()) {
+            check(heap.table().find(owed.address()) == null && !large.contains(owed.address()),
+                    "the owed mapping at 0x%x is still in use", owed.address());
+        }
+        long mapped = regions * heap.regionSize() + largeBytes + heap.spares().bytes() + heap.owed().bytes();
         check(heap.mappedBytes() == mapped,
-                "mappedBytes is %d, regions, large blocks and spare mappings add up to %d", heap.mappedBytes(), mapped);
+                "mappedBytes is %d, regions, large blocks, spare and owed mappings add up to %d", heap.mappedBytes(),
+                mapped);
     }
 
     /** Verifies one stripe, its lock held. */

@@ -91,6 +91,10 @@ final class LargeBlocks {
         return all;
     }
 
+    boolean contains(long address) {
+        return blocks.containsKey(address);
+    }
+
     List<LargeBlock> all() {
         return new ArrayList<>(blocks.values());
     }

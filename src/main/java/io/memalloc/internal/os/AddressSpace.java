@@ -13,6 +13,13 @@ import java.lang.foreign.MemorySegment;
 public final class AddressSpace {
     private static final MemorySegment ALL = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
 
+    /**
+     * Where the user address space ends, at the most, on every 64-bit platform MemAlloc runs on: 2^56, on x86-64
+     * with five-level paging (AArch64 stops at 2^52, Windows and four-level x86-64 at 2^47). No mapping of this
+     * process lies at or above it; and below it, an address plus the size of its mapping cannot overflow a long.
+     */
+    public static final long USER_END = 1L << 56;
+
     private AddressSpace() {}
 
     /** The address space, in the global scope: for the allocator's own metadata. */

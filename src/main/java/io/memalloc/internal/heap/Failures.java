@@ -1,0 +1,28 @@
+package io.memalloc.internal.heap;
+
+/**
+ * The first of several failures, the later ones suppressed in it: for work that goes on past a failure, so that
+ * one refusal of the OS does not leave the rest of a trim or a close undone, and reports it at the end.
+ */
+final class Failures {
+    private RuntimeException first;
+
+    void add(RuntimeException failure) {
+        if (first == null) {
+            first = failure;
+        } else {
+            first.addSuppressed(failure);
+        }
+    }
+
+    /** The first failure, or null when there was none. */
+    RuntimeException first() {
+        return first;
+    }
+
+    void throwIfAny() {
+        if (first != null) {
+            throw first;
+        }
+    }
+}
