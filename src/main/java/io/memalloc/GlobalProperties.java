@@ -20,6 +20,7 @@ import java.util.function.LongPredicate;
  *  memalloc.hardened         true or false: canaries, poison, quarantine  false
  *  memalloc.managementBean   true or false                                true
  *  memalloc.leakSites        true or false: record where arenas are made  false
+ *  memalloc.guardPages       true or false: a guard page after large blocks false
  * </pre>
  *
  * <p>A size is a count of bytes, with an optional suffix k, m, g or t (powers of 1024; {@code KiB}, {@code MB}
@@ -54,8 +55,9 @@ record GlobalProperties(HeapConfig heapConfig, boolean managementBean, boolean l
         }
         boolean managementBean = bool(lookup, "managementBean", true);
         boolean leakSites = bool(lookup, "leakSites", false);
+        boolean guardPages = bool(lookup, "guardPages", false);
         return new GlobalProperties(new HeapConfig(defaults.name(), regionSize, stripes, maxMappedBytes,
-                cachedRegions, threadCaches, spareMappings, hardened), managementBean, leakSites);
+                cachedRegions, threadCaches, spareMappings, hardened, guardPages), managementBean, leakSites);
     }
 
     private static long size(Function<String, String> lookup, String name, long otherwise, LongPredicate valid,

@@ -126,6 +126,8 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
      *     spare mappings then</td><td>false</td></tr>
      * <tr><th scope="row">{@code memalloc.managementBean}</th><td>true or false: register
      *     {@code io.memalloc:type=MemAlloc,name=global} ({@link MemAllocMXBean})</td><td>true</td></tr>
+     * <tr><th scope="row">{@code memalloc.guardPages}</th><td>true or false: a guard page after each large block
+     *     (see {@link Builder#guardPages})</td><td>false</td></tr>
      * <tr><th scope="row">{@code memalloc.leakSites}</th><td>true or false: record where each arena is created, for
      *     the report of one that becomes unreachable unclosed (see {@link Builder#leakSites})</td><td>false</td></tr>
      * </tbody>
@@ -568,6 +570,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
         private boolean managementBean;
         private boolean hardened;
         private boolean leakSites;
+        private boolean guardPages;
 
         private Builder() {}
 
@@ -642,6 +645,23 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
          */
         public Builder leakSites(boolean record) {
             this.leakSites = record;
+            return this;
+        }
+
+        /**
+         * Whether each large block (one above half a region, with a mapping of its own) is followed by a guard page,
+         * which faults when touched; off by default. A write running past the end of such a block then stops the
+         * process at the guard, with the JVM's fatal error report, instead of going on into whatever is mapped
+         * next. The block ends where it would without the guard, so a write past its end but short of the guard
+         * (the rest of its last page) is not caught by the guard: a {@link #hardened} allocator's canary catches
+         * that at {@code free}. It costs a page of address space (not of memory) and a system call per large
+         * mapping. {@link MemAlloc#global()} has them with the system property {@code memalloc.guardPages=true}.
+         *
+         * @param guard whether to put a guard page after each large block
+         * @return this builder
+         */
+        public Builder guardPages(boolean guard) {
+            this.guardPages = guard;
             return this;
         }
 
@@ -724,7 +744,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
         MemAlloc build(OsMemory os) {
             String named = name != null ? name : "private-" + BUILT.incrementAndGet();
             HeapConfig config = new HeapConfig(named, regionSize, stripes, maxMappedBytes,
-                    cachedRegions < 0 ? stripes : cachedRegions, false, 0, hardened);
+                    cachedRegions < 0 ? stripes : cachedRegions, false, 0, hardened, guardPages);
             return new MemAlloc(new Heap(os, config), false, managementBean, leakSites);
         }
     }

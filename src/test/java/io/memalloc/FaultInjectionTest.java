@@ -567,7 +567,7 @@ class FaultInjectionTest {
     @Test
     void aRefusedUnmapOfASpareMappingIsOwedAndTrimAndCloseTryAgain() {
         FaultyOsMemory os = new FaultyOsMemory();
-        Heap heap = new Heap(os, new HeapConfig("faults", REGION, 1, Long.MAX_VALUE, 0, false, 2, false));
+        Heap heap = new Heap(os, new HeapConfig("faults", REGION, 1, Long.MAX_VALUE, 0, false, 2, false, false));
         long a = heap.allocate(100_000, 16, false);
         long b = heap.allocate(200_000, 16, false);
         long c = heap.allocate(300_000, 16, false);
@@ -599,7 +599,7 @@ class FaultInjectionTest {
     @Test
     void anUnmapRefusedWhileTrimFlushesAThreadCacheIsThrownAndTheRegionOwed() {
         FaultyOsMemory os = new FaultyOsMemory();
-        Heap heap = new Heap(os, new HeapConfig("faults", REGION, 1, Long.MAX_VALUE, 0, true, 0, false));
+        Heap heap = new Heap(os, new HeapConfig("faults", REGION, 1, Long.MAX_VALUE, 0, true, 0, false, false));
         List<Long> blocks = new ArrayList<>();
         for (int i = 0; i < 2_000; i++) { // three regions of 64-byte blocks, through this thread's cache
             blocks.add(heap.allocate(64, 16, true));

@@ -33,8 +33,9 @@ class GlobalPropertiesTest {
                 "memalloc.spareMappings", "0",
                 "memalloc.threadCaches", "false",
                 "memalloc.managementBean", " FALSE ",
-                "memalloc.leakSites", "true"));
-        assertThat(read.heapConfig()).isEqualTo(new HeapConfig("global", 1 << 20, 8, 2L << 30, 5, false, 0, false));
+                "memalloc.leakSites", "true",
+                "memalloc.guardPages", "true"));
+        assertThat(read.heapConfig()).isEqualTo(new HeapConfig("global", 1 << 20, 8, 2L << 30, 5, false, 0, false, true));
         assertThat(read.managementBean()).isFalse();
         assertThat(read.leakSites()).isTrue();
         assertThat(read(Map.of()).leakSites()).isFalse();
@@ -80,7 +81,8 @@ class GlobalPropertiesTest {
         "threadCaches, yes, true or false",
         "managementBean, 1, true or false",
         "hardened, on, true or false",
-        "leakSites, 1, true or false"})
+        "leakSites, 1, true or false",
+        "guardPages, yes, true or false"})
     void aBadValueIsRefusedNamingThePropertyAndWhatItMayBe(String property, String value, String what) {
         assertThatThrownBy(() -> read(Map.of("memalloc." + property, value)))
                 .isInstanceOf(IllegalArgumentException.class)

@@ -59,6 +59,8 @@ public final class Heap {
     private final Quarantine quarantine;
     /** Bytes every block holds past its request: the canary's when hardened, else none. */
     private final long tail;
+    /** Bytes of guard at the end of each large block's mapping: a page when asked for, else none. */
+    private final long guard;
     private final long regionSize;
     private final long maxMappedBytes;
     private final RegionTable table;
@@ -100,6 +102,7 @@ public final class Heap {
         this.hardening = config.hardened() ? new Hardening() : null;
         this.quarantine = config.hardened() ? new Quarantine() : null;
         this.tail = config.hardened() ? Hardening.CANARY_BYTES : 0;
+        this.guard = config.guardPages() ? os.pageSize() : 0;
         this.regionSize = config.regionSize();
         this.maxMappedBytes = config.maxMappedBytes();
         this.table = new RegionTable(regionSize);
@@ -286,24 +289,57 @@ public final class Heap {
     }
 
     private long allocateLarge(long byteSize, long alignment, boolean zero) {
-        long granularity = os.granularity();
-        long mappingSize = (Math.max(byteSize + tail, 1) + granularity - 1) & -granularity;
+        long mappingSize = largeMappingSize(byteSize);
         if (mappingSize <= 0) {
             throw failed(byteSize, new OutOfMemoryError("MemAlloc cannot map " + byteSize
                     + " bytes: more than the address space"));
         }
-        long mappingAlignment = Math.max(alignment, granularity);
+        long mappingAlignment = Math.max(alignment, os.granularity());
         SpareMappings.Spare spare = zero ? null : spares.take(mappingSize, mappingAlignment);
-        LargeBlock block = spare != null
+        LargeBlock block = spare != null // a spare of this heap has its guard already
                 ? new LargeBlock(spare.address(), spare.mappingSize(), byteSize, alignment,
                         Math.max(spare.dirtyEnd(), byteSize))
-                : new LargeBlock(map(mappingSize, mappingAlignment, byteSize, NO_STRIPE), mappingSize, byteSize,
+                : new LargeBlock(mapGuarded(mappingSize, mappingAlignment, byteSize), mappingSize, byteSize,
                         alignment, byteSize + tail);
         large.add(block);
         if (closed.get() && large.remove(block.address()) != null) {
             throw closedAfterUnmapping(block.address(), block.mappingSize(), NO_STRIPE);
         }
         return block.address();
+    }
+
+    /**
+     * The mapping a large block of {@code byteSize} bytes needs: the request, the canary if hardened and the guard
+     * page if asked for, in whole units of the OS granularity; 0 or less when that overflows.
+     *
+     * <pre>
+     *  address                                                    address + mappingSize
+     *  | payload: byteSize | canary | rest of the page(s) ... | guard page (PROT_NONE) |
+     * </pre>
+     */
+    private long largeMappingSize(long byteSize) {
+        long granularity = os.granularity();
+        return (Math.max(byteSize + tail, 1) + guard + granularity - 1) & -granularity;
+    }
+
+    /** Maps a large block's mapping and, when guard pages are asked for, makes its last page a guard. */
+    private long mapGuarded(long mappingSize, long alignment, long request) {
+        long address = map(mappingSize, alignment, request, NO_STRIPE);
+        if (guard > 0) {
+            try {
+                os.protect(address + mappingSize - guard, guard);
+            } catch (IllegalStateException refused) {
+                OutOfMemoryError error = new OutOfMemoryError("MemAlloc: the guard page after a large block of "
+                        + request + " bytes could not be made: " + refused.getMessage());
+                try {
+                    unmap(address, mappingSize, NO_STRIPE);
+                } catch (IllegalStateException alsoRefused) {
+                    error.addSuppressed(alsoRefused); // the mapping stays counted, and owed
+                }
+                throw failed(request, error);
+            }
+        }
+        return address;
     }
 
     /** The heap closed while a mapping was made for it: gives that back, and returns the exception to throw. */
@@ -817,8 +853,8 @@ public final class Heap {
                 throw damaged;
             }
         }
-        long needed = (Math.max(newByteSize + tail, 1) + os.granularity() - 1) & -os.granularity();
-        boolean fits = newByteSize <= block.mappingSize() - tail && needed > 0
+        long needed = largeMappingSize(newByteSize);
+        boolean fits = newByteSize <= block.mappingSize() - tail - guard && needed > 0
                 && isLarge(blockSizeFor(newByteSize), block.alignment())
                 && block.mappingSize() / 2 < needed;
         if (fits) {

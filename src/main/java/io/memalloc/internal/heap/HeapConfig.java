@@ -20,9 +20,10 @@ import java.util.Objects;
  * @param hardened       whether blocks carry canaries and freed ones are poisoned and quarantined
  *                       ({@link Hardening}, {@link Quarantine}); such a heap has no thread caches and no spares, which
  *                       would hand blocks out past those checks
+ * @param guardPages     whether each large block's mapping ends in a page that faults when touched
  */
 public record HeapConfig(String name, long regionSize, int stripes, long maxMappedBytes, int cachedRegions,
-                         boolean threadCaches, int spareMappings, boolean hardened) {
+                         boolean threadCaches, int spareMappings, boolean hardened, boolean guardPages) {
     public static final long MIN_REGION_SIZE = 64 * 1024;
     public static final long MAX_REGION_SIZE = 256L * 1024 * 1024;
     public static final long DEFAULT_REGION_SIZE = 4L * 1024 * 1024;
@@ -64,6 +65,7 @@ public record HeapConfig(String name, long regionSize, int stripes, long maxMapp
      * thread caches, four spare large mappings.
      */
     public static HeapConfig global() {
-        return new HeapConfig("global", DEFAULT_REGION_SIZE, defaultStripes(), Long.MAX_VALUE, 2, true, 4, false);
+        return new HeapConfig("global", DEFAULT_REGION_SIZE, defaultStripes(), Long.MAX_VALUE, 2, true, 4, false,
+                false);
     }
 }

@@ -13,6 +13,11 @@ import java.util.concurrent.atomic.AtomicLong;
  *  +---------------------------------------+-----------+
  *  | payload: byteSize bytes               | unused    |   mappingSize: byteSize rounded up to the
  *  +---------------------------------------+-----------+   OS granularity (page, or 64 KiB on Windows)
+ *
+ *  with guard pages (HeapConfig.guardPages):
+ *  +---------------------------------------+-----------+------------+
+ *  | payload: byteSize bytes (+ canary)    | unused    | guard page |   the last page of the mapping, no access:
+ *  +---------------------------------------+-----------+------------+   a runaway write faults there
  * </pre>
  *
  * <p>The registry is a concurrent map, so that a free is one atomic {@code remove}: two threads freeing the same

@@ -18,7 +18,7 @@ class HeapCapTest {
 
     @Test
     void atTheCapARequestWaitsForABusyStripeThatHoldsRoomInsteadOfFailing() throws Exception {
-        Heap heap = new Heap(OsMemory.system(), new HeapConfig("test", REGION, 2, REGION, 0, false, 0, false));
+        Heap heap = new Heap(OsMemory.system(), new HeapConfig("test", REGION, 2, REGION, 0, false, 0, false, false));
         try {
             long first = heap.allocate(100, 16, true);
             Stripe busy = heap.table().find(first).stripe;
@@ -78,7 +78,7 @@ class HeapCapTest {
 
     @Test
     void aClosedHeapRefusesTrimAndVerify() {
-        Heap heap = new Heap(OsMemory.system(), new HeapConfig("test", REGION, 1, Long.MAX_VALUE, 1, false, 0, false));
+        Heap heap = new Heap(OsMemory.system(), new HeapConfig("test", REGION, 1, Long.MAX_VALUE, 1, false, 0, false, false));
         long block = heap.allocate(10_000, 16, true);
         heap.free(block);
         heap.close();

@@ -15,7 +15,7 @@ class SpareMappingsTest {
     private static final MemorySegment MEMORY = AddressSpace.all();
 
     private static Heap heap(int spares, long maxMapped) {
-        return new Heap(OsMemory.system(), new HeapConfig("test", REGION, 1, maxMapped, 0, false, spares, false));
+        return new Heap(OsMemory.system(), new HeapConfig("test", REGION, 1, maxMapped, 0, false, spares, false, false));
     }
 
     @Test

@@ -33,7 +33,7 @@ class ThreadCacheTest {
     @BeforeEach
     void openHeap() {
         heap = new Heap(OsMemory.system(),
-                new HeapConfig("test", HeapConfig.DEFAULT_REGION_SIZE, 2, Long.MAX_VALUE, 0, true, 0, false));
+                new HeapConfig("test", HeapConfig.DEFAULT_REGION_SIZE, 2, Long.MAX_VALUE, 0, true, 0, false, false));
     }
 
     /** A heap with thread caches never closes: give back what the test left, and check it is whole. */
