@@ -441,7 +441,7 @@ class StressTest {
                     System.nanoTime() - start, String.format("%,d rounds of %d workers and a closer: %,d"
                             + " allocations, %,d segment reads and writes; each worker saw the close as"
                             + " IllegalStateException, %,d in allocate and %,d in a segment access; %,d left"
-                            + " interrupted by the JDK's close (JDK-8306324)", round, WORKERS, allocations, accesses,
+                            + " interrupted by the JDK's close (a JDK 25 behaviour)", round, WORKERS, allocations, accesses,
                             closedInAllocate, closedInAccess, leftInterrupted));
             assertThat(closedInAllocate + closedInAccess).isEqualTo((long) round * WORKERS);
 
@@ -534,9 +534,9 @@ class StressTest {
         } catch (IllegalStateException closed) {
             assertThat(arena.scope().isAlive()).as("an IllegalStateException from an open arena: %s", closed)
                     .isFalse();
-            // JDK-8306324 (fixed in JDK 26): the JDK stops a thread in a segment access with an asynchronous
-            // exception when another closes the arena, and may leave its interrupt status set. Cleared here (the
-            // pool would clear it before its next task anyway) and counted; nothing of MemAlloc's.
+            // The JDK stops a thread in a segment access with an asynchronous exception when another closes the
+            // arena, and on JDK 25 may leave its interrupt status set (seen with a plain Arena.ofShared(), no
+            // MemAlloc code). Cleared here (the pool would clear it before its next task anyway) and counted.
             return new WorkerEnd(inAllocate, allocations, accesses, kept, Thread.interrupted());
         }
     }
