@@ -531,7 +531,8 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
                 }
             }
             // The oldest site's whole stack goes with the message, for a logger that prints it.
-            LOG.log(System.Logger.Level.WARNING, what.toString(), sites.isEmpty() ? null : sites.get(0));
+            LOG.log(System.Logger.Level.WARNING, what.toString(), sites.isEmpty() ? null
+                    : Sites.fromCaller(sites.get(0)));
             LeakDetectedEvent.detected(name(), what.toString(), stats.liveAllocations(), stats.allocatedBytes());
         }
     }

@@ -78,7 +78,7 @@ final class LeakWatch implements Runnable {
                 + " chunks (%d bytes) go back now. %s", kind.eventName, pool.heapName(), chunkCount, heldBytes,
                 site == null ? "Run with -Dmemalloc.leakSites=true (or MemAlloc.builder().leakSites(true)) to"
                         + " record where arenas are created" : "It was created " + Sites.firstCaller(site));
-        LOG.log(System.Logger.Level.WARNING, what, site);
+        LOG.log(System.Logger.Level.WARNING, what, site == null ? null : Sites.fromCaller(site));
         LeakDetectedEvent.detected(pool.heapName(), what, chunkCount, heldBytes);
         try {
             synchronized (chunks) {

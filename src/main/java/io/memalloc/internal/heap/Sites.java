@@ -1,6 +1,7 @@
 package io.memalloc.internal.heap;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
@@ -47,16 +48,40 @@ public final class Sites {
 
     /** {@return "at Frame(File.java:12)", the first frame of {@code site} that is the caller's own, not MemAlloc's} */
     public static String firstCaller(Throwable site) {
-        for (StackTraceElement frame : site.getStackTrace()) {
-            String className = frame.getClassName();
+        StackTraceElement[] frames = site.getStackTrace();
+        int first = firstCallerIndex(frames);
+        if (first == frames.length) {
+            return "at an unknown place";
+        }
+        StackTraceElement frame = frames[first];
+        return "at " + frame.getClassName() + "." + frame.getMethodName() + "(" + frame.getFileName() + ":"
+                + frame.getLineNumber() + ")";
+    }
+
+    /**
+     * {@return {@code site}, its stack trace now starting at the caller's first frame} Done when a site is reported,
+     * not when it is recorded: the frames are only turned into objects then.
+     */
+    public static Throwable fromCaller(Throwable site) {
+        StackTraceElement[] frames = site.getStackTrace();
+        int first = firstCallerIndex(frames);
+        if (first < frames.length) { // else no frame is the caller's: the whole trace says more than none
+            site.setStackTrace(Arrays.copyOfRange(frames, first, frames.length));
+        }
+        return site;
+    }
+
+    private static int firstCallerIndex(StackTraceElement[] frames) {
+        int i = 0;
+        for (; i < frames.length; i++) {
+            String className = frames[i].getClassName();
             int nested = className.indexOf('$');
             if (OWN_PACKAGES.stream().noneMatch(className::startsWith)
                     && !OWN_CLASSES.contains(nested < 0 ? className : className.substring(0, nested))) {
-                return "at " + className + "." + frame.getMethodName() + "(" + frame.getFileName() + ":"
-                        + frame.getLineNumber() + ")";
+                break;
             }
         }
-        return "at an unknown place";
+        return i;
     }
 
     /** Records that the block at {@code address} was handed out here. */
