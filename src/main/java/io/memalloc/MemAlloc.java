@@ -248,13 +248,31 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
             return;
         }
         // Forgotten before the block is free, so that the next owner's site, put once it has the block, stays.
-        Sites.Site site = blockSites.freed(address);
+        Sites.Site site = blockSites.forget(address);
         try {
             heap.free(address);
-        } catch (RuntimeException | Error refused) {
+        } catch (IllegalArgumentException refused) { // refused before anything changed: the block is still live
             blockSites.restore(address, site);
             throw refused;
         }
+    }
+
+    /** Reallocates, keeping the site of the block's first allocation when sites are recorded. */
+    private long reallocateBlock(long address, long newByteSize) {
+        if (blockSites == null) {
+            return heap.reallocate(address, newByteSize);
+        }
+        // Forgotten before: a move frees the old address, which another thread may take and record at once.
+        Sites.Site site = blockSites.forget(address);
+        long moved;
+        try {
+            moved = heap.reallocate(address, newByteSize);
+        } catch (IllegalArgumentException | OutOfMemoryError refused) { // the block is left as it was
+            blockSites.restore(address, site);
+            throw refused;
+        }
+        blockSites.restore(moved, site);
+        return moved;
     }
 
     /** Reports a segment refused by free or reallocate, then gives back the exception to throw. */
@@ -303,10 +321,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
             if (address == 0) {
                 return allocate(newByteSize, 1);
             }
-            moved = heap.reallocate(address, newByteSize);
-            if (blockSites != null) {
-                blockSites.moved(address, moved);
-            }
+            moved = reallocateBlock(address, newByteSize);
         } catch (IllegalArgumentException fault) {
             throw detected(fault, "reallocate", segment);
         }

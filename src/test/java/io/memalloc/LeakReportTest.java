@@ -5,117 +5,106 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.function.BooleanSupplier;
-import jdk.jfr.Recording;
+import java.util.concurrent.CopyOnWriteArrayList;
 import jdk.jfr.consumer.RecordedEvent;
-import jdk.jfr.consumer.RecordingFile;
+import jdk.jfr.consumer.RecordingStream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Leaks are reported: an arena that becomes unreachable without being closed (once, with where it was made when
  * sites are recorded, and its memory goes back), and blocks never freed when a private allocator closes (with where
- * the oldest were allocated). Reports are read back from JFR, which carries the same text as the log warning.
+ * the oldest were allocated). Reports are read back from a JFR stream, which carries the same text as the log
+ * warning: an arena's report comes from the cleaner's thread whenever the collector finds the arena, so a test
+ * waits for it rather than for its memory.
  */
 @Timeout(60) // guards a hang only: each wait for the collector gives up after 20 s
 class LeakReportTest {
     private static final String LEAK_EVENT = "io.memalloc.LeakDetected";
 
-    @TempDir
-    Path dir;
+    /** Every LeakDetected event, as the stream delivers them (on its own thread). */
+    private final List<RecordedEvent> leaks = new CopyOnWriteArrayList<>();
+    private RecordingStream stream;
 
     @ParameterizedTest
     @ValueSource(booleans = {false, true})
     void anArenaNeverClosedIsReportedOnceWithWhereItWasMadeAndItsMemoryGoesBack(boolean shared) throws Exception {
         String name = shared ? "leaky-shared" : "leaky-confined";
-        List<RecordedEvent> leaks = recordLeaks(name, () -> {
-            MemAlloc alloc = MemAlloc.builder().name(name).regionSize(1 << 20).leakSites(true).build();
-            openFillAndForget(alloc, shared);
-            awaitCollected(alloc);
-            alloc.verifyHeap();
-            alloc.close(); // refused while an arena is open: the leaked one no longer counts
-        });
-        assertThat(leaks).singleElement().satisfies(e -> {
-            assertThat(e.getString("what")).startsWith("a " + (shared ? "shared" : "confined") + " MemArena on"
-                    + " MemAlloc '" + name + "' became unreachable without being closed; its 3 chunks")
-                    .contains("It was created at io.memalloc.LeakReportTest.openFillAndForget(LeakReportTest.java:");
-            assertThat(e.getLong("liveBlocks")).isEqualTo(3); // a first chunk, a second one, a block of its own
-            assertThat(e.getLong("liveBytes")).isGreaterThan(100_000);
-        });
+        MemAlloc alloc = MemAlloc.builder().name(name).regionSize(1 << 20).leakSites(true).build();
+        openFillAndForget(alloc, shared);
+        RecordedEvent leak = awaitTheOnlyReport(name, alloc);
+        assertThat(leak.getString("what")).startsWith("a " + (shared ? "shared" : "confined") + " MemArena on"
+                + " MemAlloc '" + name + "' became unreachable without being closed; its 3 chunks")
+                .contains("It was created at io.memalloc.LeakReportTest.openFillAndForget(LeakReportTest.java:");
+        assertThat(leak.getLong("liveBlocks")).isEqualTo(3); // a first chunk, a second one, a block of its own
+        assertThat(leak.getLong("liveBytes")).isGreaterThan(100_000);
+        alloc.trim(); // the pooled first chunks count as allocated until then
+        assertThat(alloc.stats().allocatedBytes()).isZero();
+        alloc.verifyHeap();
+        alloc.close(); // refused while an arena is open: the leaked one no longer counts
     }
 
     @Test
     void withoutSitesTheReportSaysHowToGetThem() throws Exception {
-        List<RecordedEvent> leaks = recordLeaks("leaky-nosites", () -> {
-            MemAlloc alloc = MemAlloc.builder().name("leaky-nosites").build();
-            openFillAndForget(alloc, false);
-            awaitCollected(alloc);
-            alloc.close();
-        });
-        assertThat(leaks).singleElement().satisfies(e -> assertThat(e.getString("what"))
-                .contains("became unreachable without being closed", "-Dmemalloc.leakSites=true"));
+        MemAlloc alloc = MemAlloc.builder().name("leaky-nosites").build();
+        openFillAndForget(alloc, false);
+        assertThat(awaitTheOnlyReport("leaky-nosites", alloc).getString("what"))
+                .contains("became unreachable without being closed", "-Dmemalloc.leakSites=true");
+        alloc.close();
     }
 
     @Test
     void aSegmentStillInUseKeepsItsArenasMemoryUntilItIsUnreachableToo() throws Exception {
-        List<RecordedEvent> leaks = recordLeaks("held", () -> {
-            MemAlloc alloc = MemAlloc.builder().name("held").build();
-            MemorySegment kept = openFillAndForget(alloc, false);
-            for (int i = 0; i < 5; i++) {
-                System.gc();
-                Thread.sleep(20);
-            }
-            // The arena object is gone, but its scope lives in the segment: the memory must still be the segment's.
-            assertThat(Contents.firstMismatch(kept, 0x5A)).isEqualTo(-1);
-            kept.fill((byte) 0x33);
-            assertThat(Contents.firstMismatch(kept, 0x33)).isEqualTo(-1);
-            alloc.trim();
-            assertThat(alloc.stats().allocatedBytes()).isPositive();
-            kept = null; // now nothing holds the scope
-            awaitCollected(alloc);
-            alloc.close();
-        });
-        assertThat(leaks).hasSize(1);
+        MemAlloc alloc = MemAlloc.builder().name("held").build();
+        MemorySegment kept = openFillAndForget(alloc, false);
+        for (int i = 0; i < 5; i++) {
+            System.gc();
+            Thread.sleep(20);
+        }
+        // The arena object is gone, but its scope lives in the segment: the memory must still be the segment's.
+        assertThat(Contents.firstMismatch(kept, 0x5A)).isEqualTo(-1);
+        kept.fill((byte) 0x33);
+        assertThat(Contents.firstMismatch(kept, 0x33)).isEqualTo(-1);
+        alloc.trim();
+        assertThat(alloc.stats().allocatedBytes()).isPositive();
+        assertThat(reportsOf("held")).isEmpty();
+        kept = null; // now nothing holds the scope
+        assertThat(awaitTheOnlyReport("held", alloc).getString("what")).contains("'held' became unreachable");
+        alloc.close();
     }
 
     @Test
     void closeNamesWhereTheOldestBlocksNeverFreedWereAllocated() throws Exception {
-        List<RecordedEvent> leaks = recordLeaks("forgetful", () -> {
-            MemAlloc alloc = MemAlloc.builder().name("forgetful").leakSites(true).build();
-            for (int i = 0; i < 8; i++) {
-                MemorySegment block = allocateHere(alloc);
-                if (i % 2 == 1) {
-                    alloc.free(block);
-                }
+        MemAlloc alloc = MemAlloc.builder().name("forgetful").leakSites(true).build();
+        for (int i = 0; i < 8; i++) {
+            MemorySegment block = allocateHere(alloc);
+            if (i % 2 == 1) {
+                alloc.free(block);
             }
-            MemorySegment moved = alloc.reallocate(allocateHere(alloc), 100_000);
-            assertThat(moved.byteSize()).isEqualTo(100_000);
-            alloc.close();
-        });
-        assertThat(leaks).singleElement().satisfies(e -> {
-            String what = e.getString("what");
-            assertThat(what).startsWith("MemAlloc 'forgetful' closed with 5 blocks never freed")
-                    .contains("The oldest were allocated:");
-            assertThat(what.lines().filter(line -> line.startsWith(
-                    "  at io.memalloc.LeakReportTest.allocateHere(LeakReportTest.java:"))).hasSize(5);
-        });
+        }
+        MemorySegment moved = alloc.reallocate(allocateHere(alloc), 100_000);
+        assertThat(moved.byteSize()).isEqualTo(100_000);
+        alloc.close();
+        String what = awaitTheOnlyReport("forgetful", null).getString("what");
+        assertThat(what).startsWith("MemAlloc 'forgetful' closed with 5 blocks never freed")
+                .contains("The oldest were allocated:");
+        assertThat(what.lines().filter(line -> line.startsWith(
+                "  at io.memalloc.LeakReportTest.allocateHere(LeakReportTest.java:"))).hasSize(5);
     }
 
     @Test
     void withoutSitesCloseSaysHowToGetThem() throws Exception {
-        List<RecordedEvent> leaks = recordLeaks("forgetful-nosites", () -> {
-            MemAlloc alloc = MemAlloc.builder().name("forgetful-nosites").build();
-            allocateHere(alloc);
-            alloc.close();
-        });
-        assertThat(leaks).singleElement().satisfies(e -> assertThat(e.getString("what"))
-                .contains("1 blocks never freed", "Build it with leakSites(true)"));
+        MemAlloc alloc = MemAlloc.builder().name("forgetful-nosites").build();
+        allocateHere(alloc);
+        alloc.close();
+        assertThat(awaitTheOnlyReport("forgetful-nosites", null).getString("what"))
+                .contains("1 blocks never freed", "Build it with leakSites(true)");
     }
 
     private static MemorySegment allocateHere(MemAlloc alloc) {
@@ -136,39 +125,44 @@ class LeakReportTest {
         return first;
     }
 
-    /** Waits until the collector has found the forgotten arena and its memory went back: nothing allocated. */
-    private static void awaitCollected(MemAlloc alloc) throws InterruptedException {
-        await(() -> {
+    /** The LeakDetected events of allocator {@code name} the stream has delivered so far. */
+    private List<RecordedEvent> reportsOf(String name) {
+        return leaks.stream().filter(e -> name.equals(e.getString("allocator"))).toList();
+    }
+
+    /**
+     * Waits for the first report of allocator {@code name}, collecting garbage meanwhile when {@code collect} is
+     * given (an arena's report comes from the cleaner once the collector finds it); then waits as long again and
+     * checks that no second report came, and returns the one.
+     */
+    private RecordedEvent awaitTheOnlyReport(String name, MemAlloc collect) throws InterruptedException {
+        long start = System.nanoTime();
+        long deadline = start + Duration.ofSeconds(20).toNanos();
+        while (reportsOf(name).isEmpty()) {
+            assertThat(System.nanoTime()).as("a report of %s within 20 s", name).isLessThan(deadline);
+            if (collect != null) {
+                System.gc();
+            }
+            Thread.sleep(20);
+        }
+        if (collect != null) {
             System.gc();
-            alloc.trim(); // the pooled first chunks count as allocated until then
-            return alloc.stats().allocatedBytes() == 0;
-        });
-    }
-
-    private static void await(BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        while (!condition.getAsBoolean()) {
-            assertThat(System.nanoTime()).as("the collector found the arena within 20 s").isLessThan(deadline);
-            Thread.sleep(10);
         }
+        Thread.sleep(Math.max(1_000, (System.nanoTime() - start) / 1_000_000)); // a stream flushes about each second
+        assertThat(reportsOf(name)).as("reports of %s", name).hasSize(1);
+        return reportsOf(name).get(0);
     }
 
-    private interface Work {
-        void run() throws Exception;
+    @BeforeEach
+    void streamLeakEvents() {
+        stream = new RecordingStream();
+        stream.enable(LEAK_EVENT).withoutThreshold();
+        stream.onEvent(LEAK_EVENT, leaks::add);
+        stream.startAsync();
     }
 
-    /** The LeakDetected events of allocator {@code name} while {@code work} runs. */
-    private List<RecordedEvent> recordLeaks(String name, Work work) throws Exception {
-        Path file = dir.resolve(name + ".jfr");
-        try (Recording recording = new Recording()) {
-            recording.enable(LEAK_EVENT).withoutThreshold().withStackTrace();
-            recording.start();
-            work.run();
-            recording.stop();
-            recording.dump(file);
-        }
-        return RecordingFile.readAllEvents(file).stream()
-                .filter(e -> e.getEventType().getName().equals(LEAK_EVENT) && name.equals(e.getString("allocator")))
-                .toList();
+    @AfterEach
+    void stopStreaming() {
+        stream.close();
     }
 }

@@ -2,6 +2,7 @@ package io.memalloc.internal.arena;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.ref.Reference;
 
 /**
  * The allocator of a confined arena: a bump pointer in plain fields, used by one thread only.
@@ -49,8 +50,15 @@ final class ConfinedArenaAllocator extends ArenaAllocator {
             jdkArena.close();
             throw e;
         }
-        watch = LeakWatch.start(jdkArena, Kind.CONFINED, pool, chunks, pooledBase, site, onRelease);
-        segment = bind(pooledBase, pool.chunkSize());
+        try {
+            segment = bind(pooledBase, pool.chunkSize());
+            // Last: once it watches, the arena is open as far as its allocator knows.
+            watch = LeakWatch.start(jdkArena, Kind.CONFINED, pool, chunks, pooledBase, site, onRelease);
+        } catch (RuntimeException | Error e) {
+            pool.give(pooledBase); // untouched, so still zero
+            jdkArena.close();
+            throw e;
+        }
         base = pooledBase;
         next = pooledBase;
         limit = pooledBase + pool.chunkSize();
@@ -159,21 +167,32 @@ final class ConfinedArenaAllocator extends ArenaAllocator {
         } finally {
             watch.closed();
             onRelease.run();
+            // The scope stays reachable until the watch has ended: else the collector could find it unreachable
+            // meanwhile, and the watch give the chunks back a second time.
+            Reference.reachabilityFence(jdkArena);
         }
     }
 
     /** From the owner thread only, as every other use of a confined arena. */
     @Override
     public long allocatedBytes() {
-        if (current == null) {
-            return next - base + chunks.usedBytes();
+        try {
+            if (current == null) {
+                return next - base + chunks.usedBytes();
+            }
+            return pooledUsed + chunks.usedBytes() + (next - base - current.used());
+        } finally {
+            Reference.reachabilityFence(jdkArena); // the leak watch must not release the chunks being counted
         }
-        return pooledUsed + chunks.usedBytes() + (next - base - current.used());
     }
 
     /** From the owner thread only, as every other use of a confined arena. */
     @Override
     public int chunkCount() {
-        return 1 + chunks.count();
+        try {
+            return 1 + chunks.count();
+        } finally {
+            Reference.reachabilityFence(jdkArena);
+        }
     }
 }

@@ -61,7 +61,10 @@ final class LeakWatch implements Runnable {
         cleanable.clean();
     }
 
-    /** Run by the cleaner once the scope is unreachable, or by {@link #closed()}. */
+    /**
+     * Run by the cleaner once the scope is unreachable, or by {@link #closed()}. The memory goes back first, so that
+     * a report that fails (a logging handler that throws) cannot keep it, or keep the arena counted as open.
+     */
     @Override
     public void run() {
         if (closed) {
@@ -69,10 +72,22 @@ final class LeakWatch implements Runnable {
         }
         int chunkCount;
         long heldBytes;
+        RuntimeException refused = null;
         // The lock orders the arena's last chunk list before this read: the arena was used on other threads.
         synchronized (chunks) {
             chunkCount = chunks.count() + (pooledBase != 0 ? 1 : 0);
             heldBytes = chunks.heldBytes() + (pooledBase != 0 ? pool.chunkSize() : 0);
+            try {
+                if (pooledBase != 0) {
+                    ChunkPool.zero(pooledBase, pool.chunkSize()); // how far it was used is the arena's secret
+                    pool.give(pooledBase);
+                }
+                chunks.release(pool);
+            } catch (RuntimeException e) { // an unmap the OS refused: the mapping stays counted and owed
+                refused = e;
+            } finally {
+                onRelease.run();
+            }
         }
         String what = String.format("a %s MemArena on MemAlloc '%s' became unreachable without being closed; its %d"
                 + " chunks (%d bytes) go back now. %s", kind.eventName, pool.heapName(), chunkCount, heldBytes,
@@ -80,16 +95,9 @@ final class LeakWatch implements Runnable {
                         + " record where arenas are created" : "It was created " + Sites.firstCaller(site));
         LOG.log(System.Logger.Level.WARNING, what, site == null ? null : Sites.fromCaller(site));
         LeakDetectedEvent.detected(pool.heapName(), what, chunkCount, heldBytes);
-        try {
-            synchronized (chunks) {
-                if (pooledBase != 0) {
-                    ChunkPool.zero(pooledBase, pool.chunkSize()); // how far it was used is the arena's secret
-                    pool.give(pooledBase);
-                }
-                chunks.release(pool);
-            }
-        } finally {
-            onRelease.run();
+        if (refused != null) { // nobody to throw it to on the cleaner's thread
+            LOG.log(System.Logger.Level.WARNING, "MemAlloc '" + pool.heapName() + "': giving back a leaked"
+                    + " arena's memory, the OS refused an unmap", refused);
         }
     }
 }

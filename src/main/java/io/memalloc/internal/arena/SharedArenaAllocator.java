@@ -156,6 +156,7 @@ final class SharedArenaAllocator extends ArenaAllocator {
                 watch.closed();
                 onRelease.run();
             }
+            Reference.reachabilityFence(jdkArena); // see ConfinedArenaAllocator#release
         }
     }
 

@@ -90,23 +90,22 @@ public final class Sites {
                 sequence.incrementAndGet()));
     }
 
-    /** Forgets the block at {@code address}; returns its site so that a refused free can put it back, or null. */
-    public Site freed(long address) {
+    /**
+     * Forgets the block at {@code address}, before it is freed or moved (after, another thread could have taken the
+     * address and recorded its own site); returns its site, or null.
+     */
+    public Site forget(long address) {
         return live.remove(address);
     }
 
-    /** Puts back the site {@link #freed} returned, when the free was refused. */
+    /**
+     * Records {@code site} (from {@link #forget}) for the block at {@code address}: where a refused free left it, or
+     * where a reallocate moved it. An exception that leaves it unclear whether the block was freed (an unmap the OS
+     * refused afterwards) is not followed by this: a site missing from a report misleads less than a wrong one.
+     */
     public void restore(long address, Site site) {
         if (site != null) {
             live.put(address, site);
-        }
-    }
-
-    /** The block at {@code from} now lies at {@code to}: it keeps the site of its first allocation. */
-    public void moved(long from, long to) {
-        Site site = live.remove(from);
-        if (site != null) {
-            live.put(to, site);
         }
     }
 
