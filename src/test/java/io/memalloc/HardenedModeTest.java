@@ -64,6 +64,35 @@ class HardenedModeTest {
     }
 
     @Test
+    void aDamagedCanaryIsAFaultDetectedEventNamingTheOperationAndTheBlock() throws Exception {
+        Path file = dir.resolve("canary.jfr");
+        long address;
+        try (Recording recording = new Recording()) {
+            recording.enable("io.memalloc.FaultDetected").withoutThreshold();
+            recording.start();
+            try (MemAlloc alloc = MemAlloc.builder().name("overflow").regionSize(REGION).hardened(true).build()) {
+                MemorySegment block = alloc.allocate(48, 8);
+                address = block.address();
+                widened(block, 56).set(JAVA_BYTE, 50, (byte) 0x41);
+                assertThatThrownBy(() -> alloc.free(block)).isInstanceOf(IllegalStateException.class);
+                assertThatThrownBy(() -> alloc.reallocate(block, 100)).isInstanceOf(IllegalStateException.class);
+            }
+            recording.stop();
+            recording.dump(file);
+        }
+        List<RecordedEvent> faults = RecordingFile.readAllEvents(file).stream()
+                .filter(e -> e.getEventType().getName().equals("io.memalloc.FaultDetected")
+                        && "overflow".equals(e.getString("allocator")))
+                .toList();
+        assertThat(faults).extracting(e -> e.getString("operation")).containsExactly("free", "reallocate");
+        assertThat(faults).allSatisfy(e -> {
+            assertThat(e.getLong("address")).isEqualTo(address);
+            assertThat(e.getString("fault")).contains(String.format("the block at 0x%x of 48 bytes was written past"
+                    + " its end: its canary is damaged from 0x%x on", address, address + 50));
+        });
+    }
+
+    @Test
     void aWritePastTheEndOfALargeBlockIsReportedToo() {
         try (MemAlloc alloc = hardened()) {
             MemorySegment large = alloc.allocate(REGION, 16);
