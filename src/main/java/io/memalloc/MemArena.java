@@ -17,7 +17,7 @@ import java.lang.foreign.MemorySegment;
  * thread allocates, accesses or closes; closing while a downcall uses one of the segments fails as the JDK's does.
  *
  * <p>How: an arena slices its allocations from chunks it takes from its {@code MemAlloc}: a 16 KiB first chunk kept
- * zeroed in a small pool (so that opening and closing arenas in a loop maps nothing and locks nothing), then chunks
+ * zeroed in a small pool (so that opening and closing arenas in a loop maps nothing and takes no heap lock), then chunks
  * twice as big as the last, and a block of its own for a request bigger than a first chunk. Closing gives all of it back
  * in O(chunks), zeroing only the bytes that were handed out. An open arena's chunks count in its allocator's
  * {@link MemAlloc#stats()}.

@@ -19,8 +19,9 @@ import java.lang.ref.Reference;
  *
  * The fast path is a thread check, an align-up, a compare and {@code asSlice}; no atomic, no lock, no write to
  * native memory (chunks are zero when taken). The arena takes its first chunk from the pool when it opens, so that
- * an arena whose requests fit in it never runs the slow path: then nothing of the arena escapes the code that uses
- * it, and the JIT can keep the arena, its scope and its segments out of the Java heap altogether.
+ * an arena whose requests fit in it never runs the slow path, and the JIT can keep its slices out of the Java heap.
+ * The JDK scope does escape: the {@link LeakWatch} holds it phantomly, to give the memory back should the arena
+ * never be closed.
  */
 final class ConfinedArenaAllocator extends ArenaAllocator {
     private final Thread owner = Thread.currentThread();
