@@ -1,13 +1,12 @@
 package io.memalloc;
 
+import static io.memalloc.internal.os.ProcMaps.permissionsAt;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledOnOs;
 import org.junit.jupiter.api.condition.OS;
@@ -121,16 +120,4 @@ class GuardPagesTest {
         return MemorySegment.ofAddress(segment.address()).reinterpret(byteSize);
     }
 
-    /** The permissions /proc/self/maps gives the mapping that holds {@code address}, as "rw-p". */
-    private static String permissionsAt(long address) throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc/self/maps"))) {
-            String[] fields = line.split(" ", 3);
-            String[] range = fields[0].split("-", 2);
-            if (Long.compareUnsigned(address, Long.parseUnsignedLong(range[0], 16)) >= 0
-                    && Long.compareUnsigned(address, Long.parseUnsignedLong(range[1], 16)) < 0) {
-                return fields[1];
-            }
-        }
-        throw new AssertionError("no mapping holds 0x" + Long.toHexString(address));
-    }
 }

@@ -65,27 +65,16 @@ class HardenedModeTest {
 
     @Test
     void aDamagedCanaryIsAFaultDetectedEventNamingTheOperationAndTheBlock() throws Exception {
-        Path file = dir.resolve("canary.jfr");
-        long address;
-        try (Recording recording = new Recording()) {
-            recording.enable("io.memalloc.FaultDetected").withoutThreshold();
-            recording.start();
-            try (MemAlloc alloc = MemAlloc.builder().name("overflow").regionSize(REGION).hardened(true).build()) {
-                MemorySegment block = alloc.allocate(48, 8);
-                address = block.address();
-                widened(block, 56).set(JAVA_BYTE, 50, (byte) 0x41);
-                assertThatThrownBy(() -> alloc.free(block)).isInstanceOf(IllegalStateException.class);
-                assertThatThrownBy(() -> alloc.reallocate(block, 100)).isInstanceOf(IllegalStateException.class);
-            }
-            recording.stop();
-            recording.dump(file);
-        }
-        List<RecordedEvent> faults = RecordingFile.readAllEvents(file).stream()
-                .filter(e -> e.getEventType().getName().equals("io.memalloc.FaultDetected")
-                        && "overflow".equals(e.getString("allocator")))
-                .toList();
-        assertThat(faults).extracting(e -> e.getString("operation")).containsExactly("free", "reallocate");
-        assertThat(faults).allSatisfy(e -> {
+        Faults faults = faultsWhile("overflow", alloc -> {
+            MemorySegment block = alloc.allocate(48, 8);
+            widened(block, 56).set(JAVA_BYTE, 50, (byte) 0x41);
+            assertThatThrownBy(() -> alloc.free(block)).isInstanceOf(IllegalStateException.class);
+            assertThatThrownBy(() -> alloc.reallocate(block, 100)).isInstanceOf(IllegalStateException.class);
+            return block.address();
+        });
+        long address = faults.address();
+        assertThat(faults.events()).extracting(e -> e.getString("operation")).containsExactly("free", "reallocate");
+        assertThat(faults.events()).allSatisfy(e -> {
             assertThat(e.getLong("address")).isEqualTo(address);
             assertThat(e.getString("fault")).contains(String.format("the block at 0x%x of 48 bytes was written past"
                     + " its end: its canary is damaged from 0x%x on", address, address + 50));
@@ -209,38 +198,49 @@ class HardenedModeTest {
 
     @Test
     void aWriteAfterFreeIsReportedWhenTheBlockLeavesTheQuarantine() throws Exception {
-        Path file = dir.resolve("hardened.jfr");
+        Faults faults = faultsWhile("use-after-free", alloc -> {
+            MemorySegment block = alloc.allocate(32, 8);
+            MemorySegment raw = widened(block, 32);
+            alloc.free(block);
+            raw.set(JAVA_BYTE, 5, (byte) 1); // the bug: a write after free
+            alloc.trim(); // empties the quarantine
+            alloc.verifyHeap();
+            assertThat(alloc.stats().liveAllocations()).isZero();
+            return block.address();
+        });
+        assertThat(faults.events()).singleElement().satisfies(e -> {
+            assertThat(e.getString("operation")).isEqualTo("quarantine");
+            assertThat(e.getLong("address")).isEqualTo(faults.address());
+            assertThat(e.getString("fault")).contains(String.format("written after its free, at 0x%x",
+                    faults.address() + 5));
+        });
+    }
+
+    /** What a test does to a hardened allocator; returns the address of the block it is about. */
+    private interface Work {
+        long run(MemAlloc alloc) throws Exception;
+    }
+
+    /** The address a test is about, and the FaultDetected events of its allocator. */
+    private record Faults(long address, List<RecordedEvent> events) {}
+
+    /** Runs {@code work} on a hardened allocator named {@code name} under a recording of FaultDetected events. */
+    private Faults faultsWhile(String name, Work work) throws Exception {
+        Path file = dir.resolve(name + ".jfr");
         long address;
         try (Recording recording = new Recording()) {
             recording.enable("io.memalloc.FaultDetected").withoutThreshold();
             recording.start();
-            try (MemAlloc alloc = MemAlloc.builder().name("use-after-free").regionSize(REGION).hardened(true)
-                    .build()) {
-                MemorySegment block = alloc.allocate(32, 8);
-                address = block.address();
-                MemorySegment raw = widened(block, 32);
-                alloc.free(block);
-                raw.set(JAVA_BYTE, 5, (byte) 1); // the bug: a write after free
-                alloc.trim(); // empties the quarantine
-                alloc.verifyHeap();
-                assertThat(alloc.stats().liveAllocations()).isZero();
+            try (MemAlloc alloc = MemAlloc.builder().name(name).regionSize(REGION).hardened(true).build()) {
+                address = work.run(alloc);
             }
             recording.stop();
             recording.dump(file);
         }
-        List<RecordedEvent> faults = new ArrayList<>();
-        for (RecordedEvent e : RecordingFile.readAllEvents(file)) {
-            if (e.getEventType().getName().equals("io.memalloc.FaultDetected")
-                    && "use-after-free".equals(e.getString("allocator"))) {
-                faults.add(e);
-            }
-        }
-        assertThat(faults).singleElement().satisfies(e -> {
-            assertThat(e.getString("operation")).isEqualTo("quarantine");
-            assertThat(e.getLong("address")).isEqualTo(address);
-            assertThat(e.getString("fault")).contains(String.format("written after its free, at 0x%x",
-                    address + 5));
-        });
+        return new Faults(address, RecordingFile.readAllEvents(file).stream()
+                .filter(e -> e.getEventType().getName().equals("io.memalloc.FaultDetected")
+                        && name.equals(e.getString("allocator")))
+                .toList());
     }
 
     @Test

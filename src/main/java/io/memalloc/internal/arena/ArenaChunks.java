@@ -1,5 +1,6 @@
 package io.memalloc.internal.arena;
 
+import io.memalloc.internal.heap.Failures;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -60,7 +61,7 @@ final class ArenaChunks {
         if (chunks == null) {
             return;
         }
-        RuntimeException failure = null;
+        Failures failures = new Failures();
         for (Chunk chunk : chunks) {
             try {
                 if (chunk.pooled) {
@@ -70,16 +71,10 @@ final class ArenaChunks {
                     pool.free(chunk.base);
                 }
             } catch (RuntimeException e) { // give back the rest all the same, then report the first failure
-                if (failure == null) {
-                    failure = e;
-                } else {
-                    failure.addSuppressed(e);
-                }
+                failures.add(e);
             }
         }
         chunks.clear();
-        if (failure != null) {
-            throw failure;
-        }
+        failures.throwIfAny();
     }
 }

@@ -1,5 +1,6 @@
 package io.memalloc.internal.arena;
 
+import io.memalloc.internal.heap.Failures;
 import io.memalloc.internal.heap.Heap;
 import io.memalloc.internal.os.AddressSpace;
 import java.util.concurrent.atomic.AtomicLongArray;
@@ -92,7 +93,7 @@ public final class ChunkPool {
      */
     public long drain() {
         long drained = 0;
-        RuntimeException failure = null;
+        Failures failures = new Failures();
         for (int slot = 0; slot < slots.length(); slot++) {
             long address = slots.getAndSet(slot, 0);
             if (address != 0) {
@@ -100,17 +101,11 @@ public final class ChunkPool {
                     heap.free(address);
                     drained += chunkSize;
                 } catch (RuntimeException e) {
-                    if (failure == null) {
-                        failure = e;
-                    } else {
-                        failure.addSuppressed(e);
-                    }
+                    failures.add(e);
                 }
             }
         }
-        if (failure != null) {
-            throw failure;
-        }
+        failures.throwIfAny();
         return drained;
     }
 

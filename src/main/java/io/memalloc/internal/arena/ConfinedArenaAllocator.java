@@ -1,5 +1,6 @@
 package io.memalloc.internal.arena;
 
+import io.memalloc.internal.heap.Failures;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.Reference;
@@ -146,25 +147,19 @@ final class ConfinedArenaAllocator extends ArenaAllocator {
         leaveCurrent();
         reportClosed(lifetime, pool, Kind.CONFINED, pooledUsed + chunks.usedBytes(), 1 + chunks.count());
         try {
-            RuntimeException failure = null;
+            Failures failures = new Failures();
             try {
                 ChunkPool.zero(pooledBase, pooledUsed);
                 pool.give(pooledBase);
             } catch (RuntimeException e) { // an unmap the heap's free made: the other chunks go back all the same
-                failure = e;
+                failures.add(e);
             }
             try {
                 chunks.release(pool);
             } catch (RuntimeException e) {
-                if (failure == null) {
-                    failure = e;
-                } else {
-                    failure.addSuppressed(e);
-                }
+                failures.add(e);
             }
-            if (failure != null) {
-                throw failure;
-            }
+            failures.throwIfAny();
         } finally {
             watch.closed();
             onRelease.run();

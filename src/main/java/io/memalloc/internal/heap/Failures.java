@@ -4,10 +4,10 @@ package io.memalloc.internal.heap;
  * The first of several failures, the later ones suppressed in it: for work that goes on past a failure, so that
  * one refusal of the OS does not leave the rest of a trim or a close undone, and reports it at the end.
  */
-final class Failures {
+public final class Failures {
     private RuntimeException first;
 
-    void add(RuntimeException failure) {
+    public void add(RuntimeException failure) {
         if (first == null) {
             first = failure;
         } else {
@@ -16,11 +16,11 @@ final class Failures {
     }
 
     /** The first failure, or null when there was none. */
-    RuntimeException first() {
+    public RuntimeException first() {
         return first;
     }
 
-    void throwIfAny() {
+    public void throwIfAny() {
         if (first != null) {
             throw first;
         }

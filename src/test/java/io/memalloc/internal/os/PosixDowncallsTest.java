@@ -1,13 +1,11 @@
 package io.memalloc.internal.os;
 
 import static io.memalloc.internal.os.Mappings.mapOrFail;
+import static io.memalloc.internal.os.ProcMaps.permissionsAt;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import java.io.IOException;
 import java.lang.foreign.MemorySegment;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.lang.foreign.ValueLayout;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
@@ -39,18 +37,6 @@ class PosixDowncallsTest {
                 .isEqualTo(-1L);
     }
 
-    /** The permissions /proc/self/maps gives the mapping that holds {@code address}, as "rw-p". */
-    private static String permissionsAt(long address) throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc/self/maps"))) {
-            String[] fields = line.split(" ", 3);
-            String[] range = fields[0].split("-", 2);
-            if (Long.compareUnsigned(address, Long.parseUnsignedLong(range[0], 16)) >= 0
-                    && Long.compareUnsigned(address, Long.parseUnsignedLong(range[1], 16)) < 0) {
-                return fields[1];
-            }
-        }
-        throw new AssertionError("no mapping holds 0x" + Long.toHexString(address));
-    }
 
     @Test
     @EnabledOnOs(OS.LINUX) // reads /proc/self/maps
