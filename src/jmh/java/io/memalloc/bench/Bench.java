@@ -23,7 +23,7 @@ import org.openjdk.jmh.runner.options.TimeValue;
  *   <tr><th>mode</th><th>what it does</th></tr>
  *   <tr><td>smoke</td><td>one short iteration of every benchmark, with small parameters: CI runs it so that none
  *       of them rots</td></tr>
- *   <tr><td>quick</td><td>one fork, short iterations: about 5 minutes on 2 cores</td></tr>
+ *   <tr><td>quick</td><td>one fork, 2 x 0.25 s warm-up and 3 x 0.25 s measured: about 5 minutes on 2 cores</td></tr>
  *   <tr><td>full</td><td>two forks, 1 s iterations (about 25 minutes): what {@code module-info-docs/performance.md}
  *       quotes</td></tr>
  *   <tr><td>chart</td><td>draws the chart and the table from the last run's JSON ({@link Chart})</td></tr>
@@ -54,7 +54,8 @@ public final class Bench {
                 .result(RESULT.toString());
         Preset preset = switch (mode) {
             case "smoke" -> new Preset(1, 0, TimeValue.milliseconds(100), 1, TimeValue.milliseconds(100));
-            case "quick" -> new Preset(1, 2, TimeValue.milliseconds(500), 3, TimeValue.milliseconds(500));
+            // About 140 forks of about 0.75 s each (a JVM, JMH's setup): 0.25 s iterations keep quick near 5 minutes.
+            case "quick" -> new Preset(1, 2, TimeValue.milliseconds(250), 3, TimeValue.milliseconds(250));
             case "full" -> new Preset(2, 2, TimeValue.seconds(1), 3, TimeValue.seconds(1));
             default -> throw new IllegalArgumentException(
                     "bench: unknown mode '" + mode + "'; use smoke, quick, full or chart");
