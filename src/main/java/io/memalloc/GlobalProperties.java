@@ -20,7 +20,7 @@ import java.util.function.LongPredicate;
  *  memalloc.hardened         true or false: canaries, poison, quarantine  false
  *  memalloc.managementBean   true or false                                true
  *  memalloc.leakSites        true or false: record where arenas are made  false
- *  memalloc.guardPages       true or false: a guard page after large blocks false
+ *  memalloc.guardPages       true or false: a guard after large blocks    false
  * </pre>
  *
  * <p>A size is a count of bytes, with an optional suffix k, m, g or t (powers of 1024; {@code KiB}, {@code MB}

@@ -669,7 +669,8 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
          * which faults when touched; off by default. A write running past the end of such a block then stops the
          * process at the guard, with the JVM's fatal error report, instead of going on into whatever is mapped
          * next. The block ends where it would without the guard, so a write past its end but short of the guard
-         * (the rest of its last page) is not caught by the guard: a {@link #hardened} allocator's canary catches
+         * (the rest of its mapping: less than a page on Linux and macOS, up to 64 KiB on Windows) is not caught by
+         * the guard: a {@link #hardened} allocator's canary catches
          * that at {@code free}. It costs a page of address space (not of memory) and a system call per large
          * mapping. {@link MemAlloc#global()} has them with the system property {@code memalloc.guardPages=true}.
          *
