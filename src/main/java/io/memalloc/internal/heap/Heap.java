@@ -261,22 +261,20 @@ public final class Heap {
                             boolean zero) {
         if (wait) {
             stripe.lock.lock();
-            try {
-                checkOpen();
-                return stripe.allocate(byteSize, blockSize, alignment, zero);
-            } finally {
-                stripe.lock.unlock();
-            }
+        } else if (!stripe.lock.tryLock()) {
+            return 0;
         }
-        if (stripe.lock.tryLock()) {
-            try {
-                checkOpen();
-                return stripe.allocate(byteSize, blockSize, alignment, zero);
-            } finally {
-                stripe.lock.unlock();
-            }
+        long payload;
+        List<Region> emptied;
+        try {
+            checkOpen();
+            emptied = freeDeferred(stripe);
+            payload = stripe.allocate(byteSize, blockSize, alignment, zero);
+        } finally {
+            stripe.lock.unlock();
         }
-        return 0;
+        unmapOrWarn(emptied); // others' frees emptied them: this allocation must not fail for it
+        return payload;
     }
 
     /**
@@ -359,7 +357,7 @@ public final class Heap {
      * @throws IllegalStateException when the OS refuses an unmap, once the block is retired
      */
     private void retire(LargeBlock block) {
-        unmapSpares(spares.keep(new SpareMappings.Spare(block.address(), block.mappingSize(), block.dirtyEnd())));
+        unmapSpares(spares.keep(spares.spare(block.address(), block.mappingSize(), block.dirtyEnd())));
     }
 
     /** Unmaps every spare mapping; returns the bytes. */
@@ -429,7 +427,7 @@ public final class Heap {
                 FaultDetectedEvent.detected(name, "free", address, damaged);
                 throw damaged;
             }
-            large.freeClaimed(block);
+            large.freeClaimed();
         }
         retire(block);
     }
@@ -554,28 +552,74 @@ public final class Heap {
     }
 
     /**
-     * Frees a claimed block to its stripe; the claim ends under the lock, before the block can be handed out.
+     * Frees a claimed block to its stripe; the claim ends under the lock, before the block can be handed out. In a
+     * heap with caches, when another thread holds the stripe, defers the block to it instead (see {@link Stripe}).
      *
-     * @return how many blocks the region still holds in use (those in thread caches included), 0 if it went
+     * @return how many blocks the region still holds in use (those in thread caches included), 0 if it went; -1
+     *         when the block was deferred
      */
     private int freeClaimed(Region region, long address) {
         Stripe stripe = region.stripe;
+        if (caches == null) {
+            stripe.lock.lock();
+        } else if (!stripe.lock.tryLock()) {
+            // Another thread holds the stripe: leave the block to it, or to the next holder, rather than wait.
+            // Only a heap with caches does, since it is never closed: no close can unmap the block meanwhile.
+            stripe.defer(address);
+            return -1;
+        }
         Region toUnmap;
         int left;
-        stripe.lock.lock();
+        List<Region> emptied;
         try {
-            checkOpen();
-            checkLive(region, address);
-            toUnmap = stripe.free(region, address);
-            left = region.liveBlocks;
+            try {
+                checkOpen();
+                checkLive(region, address);
+                toUnmap = stripe.free(region, address);
+                left = region.liveBlocks;
+            } finally {
+                region.unclaim(address);
+            }
+            emptied = freeDeferred(stripe);
         } finally {
-            region.unclaim(address);
             stripe.lock.unlock();
         }
-        if (toUnmap != null) {
-            unmap(toUnmap);
-        }
+        unmapRegions(toUnmap == null ? emptied : append(emptied, toUnmap));
         return left;
+    }
+
+    /**
+     * Frees the blocks other threads deferred to {@code stripe} (see {@link Stripe}); the caller holds its lock.
+     *
+     * @return the regions that emptied past the cache, for the caller to unmap once it lets go of the lock
+     */
+    List<Region> freeDeferred(Stripe stripe) {
+        if (!stripe.hasDeferred()) {
+            return List.of();
+        }
+        List<Region> emptied = List.of();
+        for (long payload = stripe.takeDeferred(); payload != 0; ) {
+            long next = Block.next(Block.ofPayload(payload));
+            Region region = stripe.regionOf(Block.ofPayload(payload));
+            Region toUnmap = stripe.free(region, payload);
+            region.unclaim(payload);
+            if (toUnmap != null) {
+                emptied = append(emptied, toUnmap);
+            }
+            payload = next;
+        }
+        return emptied;
+    }
+
+    /** Frees every stripe's deferred blocks; returns the regions that emptied past the cache, to unmap. */
+    private List<Region> freeAllDeferred() {
+        return detachFromEveryStripe(this::freeDeferred);
+    }
+
+    private static List<Region> append(List<Region> regions, Region region) {
+        List<Region> more = new ArrayList<>(regions);
+        more.add(region);
+        return more;
     }
 
     /**
@@ -619,9 +663,11 @@ public final class Heap {
         long byteSize = blockSize - Block.HEADER;
         Stripe stripe = stripes[homeStripe()];
         cache.prepare(blockSize);
+        List<Region> emptied;
         stripe.lock.lock();
         try {
             checkOpen();
+            emptied = freeDeferred(stripe);
             for (int i = 0; i < wanted; i++) {
                 long payload = stripe.allocate(byteSize, blockSize, Block.GRANULE, false);
                 if (payload == 0) {
@@ -639,6 +685,7 @@ public final class Heap {
         } finally {
             stripe.lock.unlock();
         }
+        unmapOrWarn(emptied);
     }
 
     /**
@@ -663,6 +710,7 @@ public final class Heap {
                 if (empty != null) {
                     toUnmap.add(empty);
                 }
+                toUnmap.addAll(freeDeferred(region.stripe));
             } finally {
                 region.unclaim(payload);
                 region.stripe.lock.unlock();
@@ -862,7 +910,7 @@ public final class Heap {
             if (hardening != null) {
                 hardening.writeCanary(address, newByteSize);
             }
-            putBack(block, block.resized(newByteSize, tail));
+            putBack(block.resized(newByteSize, tail));
             return address;
         }
         long moved;
@@ -878,7 +926,7 @@ public final class Heap {
             putBackAfter(closedMeanwhile, block);
             throw closedMeanwhile;
         }
-        large.freeClaimed(block);
+        large.freeClaimed();
         try {
             retire(block);
         } catch (IllegalStateException refused) { // the block has moved: the caller must get its new address
@@ -890,7 +938,7 @@ public final class Heap {
     /** Puts back a claimed block after {@code failure}, which stays the exception thrown. */
     private void putBackAfter(Throwable failure, LargeBlock block) {
         try {
-            putBack(block, block);
+            putBack(block);
         } catch (IllegalStateException closed) {
             failure.addSuppressed(closed);
         }
@@ -921,15 +969,15 @@ public final class Heap {
         try {
             copy(from, to, byteSize);
         } finally {
-            putBack(target, target);
+            putBack(target);
         }
     }
 
     /** Puts a claimed large block back, or unmaps it when the heap closed meanwhile (close did not see it). */
-    private void putBack(LargeBlock claimed, LargeBlock resized) {
-        large.putBack(claimed, resized);
-        if (closed.get() && large.remove(resized.address()) != null) {
-            throw closedAfterUnmapping(resized.address(), resized.mappingSize(), NO_STRIPE);
+    private void putBack(LargeBlock block) {
+        large.putBack(block);
+        if (closed.get() && large.remove(block.address()) != null) {
+            throw closedAfterUnmapping(block.address(), block.mappingSize(), NO_STRIPE);
         }
     }
 
@@ -944,6 +992,7 @@ public final class Heap {
     public long trim() {
         checkOpen();
         List<Region> emptied = new ArrayList<>(releaseQuarantine());
+        emptied.addAll(freeAllDeferred());
         emptied.addAll(flushCaches());
         emptied.addAll(detachEmptyRegions());
         Failures failures = new Failures();
@@ -1034,9 +1083,11 @@ public final class Heap {
             long allocated = large.allocatedBytes();
             long allocations = large.allocations();
             long frees = large.frees();
+            List<Region> emptied = new ArrayList<>();
             for (Stripe stripe : stripes) {
                 stripe.lock.lock();
                 try {
+                    emptied.addAll(freeDeferred(stripe)); // freed, for the user
                     allocated += stripe.allocatedBytes;
                     allocations += stripe.allocations;
                     frees += stripe.frees;
@@ -1058,6 +1109,7 @@ public final class Heap {
                 allocated -= quarantine.bytes();
                 frees += quarantine.count();
             }
+            unmapOrWarn(emptied);
             return new HeapStats(mappedBytes.get(), allocated, table.size(), emptyRegions.count(), large.count(),
                     allocations, frees, mapCount.get(), unmapCount.get());
         } finally {
@@ -1075,6 +1127,7 @@ public final class Heap {
     /** Checks every invariant of the heap; see {@link HeapVerifier}. */
     public void verify() {
         checkOpen();
+        unmapRegions(freeAllDeferred());
         new HeapVerifier(this).verify();
     }
 

@@ -34,6 +34,7 @@ final class HeapVerifier {
         for (Stripe stripe : heap.stripes()) {
             stripe.lock.lock();
             try {
+                check(!stripe.hasDeferred(), "stripe %d holds deferred frees at quiescence", stripe.index);
                 StripeWalk walk = verifyStripe(stripe);
                 emptyRegions += walk.emptyRegions();
                 countedBytes += stripe.allocatedBytes;
@@ -68,8 +69,6 @@ final class HeapVerifier {
             }
             largeBytes += block.mappingSize();
         }
-        check(large.mappedBytes() == largeBytes, "large blocks count %d mapped bytes, their mappings add up to %d",
-                large.mappedBytes(), largeBytes);
         for (OwedMappings.Owed owed : heap.owed().all()) {
             check(heap.table().find(owed.address()) == null && !large.contains(owed.address()),
                     "the owed mapping at 0x%x is still in use", owed.address());

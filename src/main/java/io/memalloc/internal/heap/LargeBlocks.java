@@ -21,7 +21,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * </pre>
  *
  * <p>The registry is a concurrent map, so that a free is one atomic {@code remove}: two threads freeing the same
- * block cannot both unmap it, and an address that is not here is refused without touching memory.
+ * block cannot both unmap it, and an address that is not here is refused without touching memory. The bytes
+ * allocated are summed over the map when asked for rather than counted by every allocate and free (an atomic
+ * addition each), so a block claimed for a resize or a move drops out of the sum for that moment.
  */
 final class LargeBlocks {
     /**
@@ -42,15 +44,11 @@ final class LargeBlocks {
     }
 
     private final ConcurrentHashMap<Long, LargeBlock> blocks = new ConcurrentHashMap<>();
-    private final AtomicLong allocatedBytes = new AtomicLong();
-    private final AtomicLong mappedBytes = new AtomicLong();
     private final AtomicLong allocations = new AtomicLong();
     private final AtomicLong frees = new AtomicLong();
 
     void add(LargeBlock block) {
         blocks.put(block.address(), block);
-        allocatedBytes.addAndGet(block.byteSize());
-        mappedBytes.addAndGet(block.mappingSize());
         allocations.incrementAndGet();
     }
 
@@ -58,7 +56,7 @@ final class LargeBlocks {
     LargeBlock remove(long address) {
         LargeBlock block = claim(address);
         if (block != null) {
-            freeClaimed(block);
+            freeClaimed();
         }
         return block;
     }
@@ -72,15 +70,12 @@ final class LargeBlocks {
     }
 
     /** Puts back a claimed block, resized or not. */
-    void putBack(LargeBlock claimed, LargeBlock resized) {
-        blocks.put(resized.address(), resized);
-        allocatedBytes.addAndGet(resized.byteSize() - claimed.byteSize());
+    void putBack(LargeBlock block) {
+        blocks.put(block.address(), block);
     }
 
     /** Counts a claimed block as freed: the caller unmaps it. */
-    void freeClaimed(LargeBlock block) {
-        allocatedBytes.addAndGet(-block.byteSize());
-        mappedBytes.addAndGet(-block.mappingSize());
+    void freeClaimed() {
         frees.incrementAndGet();
     }
 
@@ -109,12 +104,13 @@ final class LargeBlocks {
     }
 
     long allocatedBytes() {
-        return allocatedBytes.get();
+        long bytes = 0;
+        for (LargeBlock block : blocks.values()) {
+            bytes += block.byteSize();
+        }
+        return bytes;
     }
 
-    long mappedBytes() {
-        return mappedBytes.get();
-    }
 
     long allocations() {
         return allocations.get();

@@ -6,6 +6,16 @@ import io.memalloc.internal.os.AddressSpace;
 import io.memalloc.internal.os.OsMemory;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /** Freed large mappings kept for reuse: taken only by requests that need not be zeroed, bounded, given back. */
@@ -96,6 +106,121 @@ class SpareMappingsTest {
             heap.verify();
         } finally {
             heap.close();
+        }
+    }
+
+    @Test
+    void threadsKeepingAndTakingSparesAtOnceNeverShareOneAndLeaveTheBoundsHeld() throws Exception {
+        int threads = 4;
+        int spares = 2;
+        LiveMappings os = new LiveMappings();
+        Heap heap = new Heap(os, new HeapConfig("test", REGION, 1, Long.MAX_VALUE, 0, false, spares, false, false));
+        CyclicBarrier start = new CyclicBarrier(threads);
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        try {
+            List<Future<?>> done = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                long seed = t;
+                done.add(pool.submit(() -> {
+                    SplittableRandom random = new SplittableRandom(seed);
+                    start.await();
+                    for (int i = 0; i < 2_000; i++) {
+                        long size = MIB * (1 + random.nextInt(4));
+                        long block = heap.allocate(size, 16, false);
+                        // A spare two threads took at once would have the other's mark here.
+                        MEMORY.set(ValueLayout.JAVA_LONG, block, seed);
+                        MEMORY.set(ValueLayout.JAVA_LONG, block + size - 8, seed);
+                        Thread.onSpinWait();
+                        assertThat(MEMORY.get(ValueLayout.JAVA_LONG, block)).isEqualTo(seed);
+                        assertThat(MEMORY.get(ValueLayout.JAVA_LONG, block + size - 8)).isEqualTo(seed);
+                        heap.free(block);
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> future : done) {
+                future.get(60, TimeUnit.SECONDS);
+            }
+
+            assertThat(heap.stats().largeBlockCount()).isZero();
+            assertThat(heap.spares().bytes()).as("at most %d spares of at most 4 MiB", spares)
+                    .isLessThanOrEqualTo(4 * MIB * spares);
+            assertThat(os.live.values().stream().mapToLong(Long::longValue).sum())
+                    .as("what the OS holds mapped").isEqualTo(heap.stats().mappedBytes());
+            heap.verify();
+            heap.trim();
+            assertThat(os.live).as("mappings left after trim").isEmpty();
+        } finally {
+            pool.shutdownNow();
+            heap.close();
+        }
+    }
+
+    @Test
+    void aFreeRacingCloseLeavesNoSpareMapped() throws Exception {
+        ExecutorService pool = Executors.newSingleThreadExecutor();
+        try {
+            for (int round = 0; round < 200; round++) {
+                LiveMappings os = new LiveMappings();
+                Heap heap = new Heap(os, new HeapConfig("test", REGION, 1, Long.MAX_VALUE, 0, false, 2, false, false));
+                long block = heap.allocate(2 * MIB, 16, false);
+                CyclicBarrier start = new CyclicBarrier(2);
+                Future<?> free = pool.submit(() -> {
+                    start.await();
+                    try {
+                        heap.free(block);
+                    } catch (IllegalStateException closedFirst) {
+                        assertThat(closedFirst).hasMessageContaining("closed");
+                    }
+                    return null;
+                });
+                start.await();
+                heap.close();
+                free.get(10, TimeUnit.SECONDS);
+
+                assertThat(os.live).as("round %d: mapped after close and the free", round).isEmpty();
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    /** The system's memory, with what is mapped now by address, so that a test can see what was never unmapped. */
+    private static final class LiveMappings implements OsMemory {
+        private final OsMemory system = OsMemory.system();
+        final Map<Long, Long> live = new ConcurrentHashMap<>();
+
+        @Override
+        public long pageSize() {
+            return system.pageSize();
+        }
+
+        @Override
+        public long granularity() {
+            return system.granularity();
+        }
+
+        @Override
+        public long map(long byteSize, long alignment) {
+            long address = system.map(byteSize, alignment);
+            live.put(address, byteSize);
+            return address;
+        }
+
+        @Override
+        public void unmap(long address, long byteSize) {
+            assertThat(live.remove(address)).as("unmap of 0x%x", address).isEqualTo(byteSize);
+            system.unmap(address, byteSize);
+        }
+
+        @Override
+        public void protect(long address, long byteSize) {
+            system.protect(address, byteSize);
+        }
+
+        @Override
+        public void purge(long address, long byteSize) {
+            system.purge(address, byteSize);
         }
     }
 }

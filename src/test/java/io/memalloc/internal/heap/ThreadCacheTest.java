@@ -361,6 +361,61 @@ class ThreadCacheTest {
     }
 
     /** Runs {@code work} in a new platform thread and waits until that thread has died. */
+    @Test
+    void aFreeIntoAStripeAnotherThreadHoldsIsLeftToTheHolderWithoutWaitingAndStillRefusesASecondFree()
+            throws Exception {
+        long block = heap.allocate(2_000, 16, true); // above what caches keep: its free goes to its stripe
+        MEMORY.asSlice(block, 2_000).fill((byte) 0x5A);
+        Stripe stripe = heap.table().find(block).stripe;
+        HeapStats before = heap.stats();
+
+        stripe.lock.lock();
+        try {
+            CompletableFuture.runAsync(() -> heap.free(block)).get(10, TimeUnit.SECONDS); // returns: no wait
+
+            assertThat(stripe.hasDeferred()).as("left on the stripe's deferred list").isTrue();
+            assertThatThrownBy(() -> heap.free(block)).as("a second free, while deferred")
+                    .isInstanceOf(IllegalArgumentException.class);
+        } finally {
+            stripe.lock.unlock();
+        }
+        HeapStats after = heap.stats(); // takes the lock: frees what waits
+
+        assertThat(stripe.hasDeferred()).isFalse();
+        assertThat(after.freeCount()).isEqualTo(before.freeCount() + 1);
+        assertThat(after.allocatedBytes()).isEqualTo(before.allocatedBytes() - 2_000);
+        assertThatThrownBy(() -> heap.free(block)).as("a second free, once freed")
+                .isInstanceOf(IllegalArgumentException.class);
+        long again = heap.allocate(2_000, 16, true);
+        for (long offset = 0; offset < 2_000; offset += 8) {
+            assertThat(MEMORY.get(ValueLayout.JAVA_LONG, again + offset)).as("offset %d", offset).isZero();
+        }
+        heap.free(again);
+    }
+
+    @Test
+    void blocksDeferredToAStripeAreFreedByItsNextHolderAllocatingThere() throws Exception {
+        List<Long> blocks = new ArrayList<>();
+        for (int i = 0; i < 50; i++) {
+            blocks.add(heap.allocate(2_000, 16, false));
+        }
+        Stripe stripe = heap.table().find(blocks.get(0)).stripe;
+        long allocatedBefore = heap.stats().allocatedBytes();
+        stripe.lock.lock();
+        try {
+            CompletableFuture.runAsync(() -> blocks.forEach(heap::free)).get(10, TimeUnit.SECONDS);
+        } finally {
+            stripe.lock.unlock();
+        }
+        assertThat(stripe.hasDeferred()).isTrue();
+
+        long next = heap.allocate(3_000, 16, false); // this thread's home stripe is theirs: it frees them first
+
+        assertThat(stripe.hasDeferred()).isFalse();
+        assertThat(heap.stats().allocatedBytes()).isEqualTo(allocatedBefore - 50 * 2_000 + 3_000);
+        heap.free(next);
+    }
+
     private static void runToTheEnd(Runnable work) throws InterruptedException {
         Thread thread = new Thread(work);
         thread.start();
