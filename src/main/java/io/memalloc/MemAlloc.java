@@ -34,9 +34,10 @@ import javax.management.ObjectName;
  * <h2>How it works</h2>
  * Regions (4 MiB by default, aligned to their size) are carved into blocks with boundary tags; free blocks sit in
  * segregated free lists with bitmaps (TLSF), one set per lock stripe. A thread allocates from its own stripe, or any
- * other it can lock without waiting; a block goes back to the stripe of its region. Requests above half a region get
- * a mapping of their own, unmapped when freed. A few empty regions are kept for reuse; {@link #trim()} gives back
- * the rest of what is free. No lock is held across a system call, except the purge in {@code trim}.
+ * other it can lock without waiting; a block goes back to the stripe of its region. Requests above 1 MiB (or half a
+ * region, when that is less) get a mapping of their own, unmapped when freed ({@link #global()} keeps a few as spares
+ * for reuse). A few empty regions are kept for reuse; {@link #trim()} gives back the rest of what is free. No lock is
+ * held across a system call, except a purge of free pages.
  *
  * <p>{@link #global()} adds two things an allocator that may close cannot have: each platform thread keeps a small
  * stock of free blocks up to 1 KiB, taken and given back without a lock (a double free is still refused, from any
@@ -665,7 +666,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
         }
 
         /**
-         * Whether each large block (one above half a region, with a mapping of its own) is followed by a guard page,
+         * Whether each large block (one above 1 MiB or half a region, with a mapping of its own) is followed by a guard page,
          * which faults when touched; off by default. A write running past the end of such a block then stops the
          * process at the guard, with the JVM's fatal error report, instead of going on into whatever is mapped
          * next. The block ends where it would without the guard, so a write past its end but short of the guard

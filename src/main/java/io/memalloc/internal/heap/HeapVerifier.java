@@ -69,6 +69,8 @@ final class HeapVerifier {
             }
             largeBytes += block.mappingSize();
         }
+        check(large.spareBytes() == heap.spares().bytes(), "the registry holds %d bytes of spares, the spares %d",
+                large.spareBytes(), heap.spares().bytes());
         for (OwedMappings.Owed owed : heap.owed().all()) {
             check(heap.table().find(owed.address()) == null && !large.contains(owed.address()),
                     "the owed mapping at 0x%x is still in use", owed.address());

@@ -1,5 +1,7 @@
 package io.memalloc.internal.heap;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
@@ -20,26 +22,123 @@ import java.util.concurrent.atomic.AtomicLong;
  *  +---------------------------------------+-----------+------------+   a runaway write faults there
  * </pre>
  *
- * <p>The registry is a concurrent map, so that a free is one atomic {@code remove}: two threads freeing the same
- * block cannot both unmap it, and an address that is not here is refused without touching memory. The bytes
- * allocated are summed over the map when asked for rather than counted by every allocate and free (an atomic
- * addition each), so a block claimed for a resize or a move drops out of the sum for that moment.
+ * <p>The registry is a concurrent map from address to {@link LargeBlock}, which holds every mapping of a large
+ * block: in use, or kept as a spare ({@link SpareMappings}). An entry stays while its mapping is reused, so that a
+ * loop of large allocate and free changes only the entry's state, never the map:
+ * <pre>
+ *            allocate (new mapping: put)                    free: CAS
+ *   (none) ------------------------------&gt;  LIVE  ----------------------------&gt;  SPARE  --evicted, trimmed, closed:
+ *                                          |  ^  &lt;---------------------------          remove, then unmap
+ *                   reallocate, copy: CAS  v  |   allocate: taken from its slot
+ *                                        CLAIMED
+ * </pre>
+ * A free or a reallocate changes the state with a CAS from LIVE, so that of two frees of one block only one goes on,
+ * and an address that is not here, or not LIVE, is refused without touching memory. Whoever removes an entry from
+ * the map unmaps its mapping, so that it is unmapped once whatever the race (a free and a close, say). Bytes and
+ * counts of blocks in use are summed over the map when asked for, rather than counted by every allocate and free.
  */
 final class LargeBlocks {
-    /**
-     * One large block.
-     *
-     * @param address     where the mapping and the payload start
-     * @param mappingSize bytes mapped
-     * @param byteSize    bytes asked for
-     * @param alignment   alignment asked for; reallocate keeps it
-     * @param dirtyEnd    bytes from {@code address} that were ever handed out: beyond them the mapping is zero
-     */
-    record LargeBlock(long address, long mappingSize, long byteSize, long alignment, long dirtyEnd) {
-        /** @param tail bytes written past the request: a hardened heap's canary */
-        LargeBlock resized(long newByteSize, long tail) {
-            return new LargeBlock(address, mappingSize, newByteSize, alignment,
-                    Math.max(dirtyEnd, newByteSize + tail));
+    /** One large block's mapping, in use or spare. */
+    static final class LargeBlock {
+        static final int LIVE = 0;
+        static final int SPARE = 1;
+        static final int CLAIMED = 2;
+
+        private static final VarHandle STATE;
+
+        static {
+            try {
+                STATE = MethodHandles.lookup().findVarHandle(LargeBlock.class, "state", int.class);
+            } catch (ReflectiveOperationException e) {
+                throw new ExceptionInInitializerError(e);
+            }
+        }
+
+        /** Where the mapping and the payload start. */
+        final long address;
+        /** Bytes mapped. */
+        final long mappingSize;
+        // Written only by the thread that holds the block (allocating it from SPARE, or CLAIMED), before the
+        // volatile write of state that hands it on: readers read state first.
+        /** Bytes asked for. */
+        private long byteSize;
+        /** Alignment asked for; reallocate keeps it. */
+        private long alignment;
+        /** Bytes from {@code address} that were ever handed out: beyond them the mapping is zero. */
+        private long dirtyEnd;
+        /** When it was kept as a spare: larger is newer. */
+        private long keptAt;
+        private volatile int state;
+
+        LargeBlock(long address, long mappingSize, long byteSize, long alignment, long dirtyEnd) {
+            this.address = address;
+            this.mappingSize = mappingSize;
+            this.byteSize = byteSize;
+            this.alignment = alignment;
+            this.dirtyEnd = dirtyEnd;
+        }
+
+        long address() {
+            return address;
+        }
+
+        long mappingSize() {
+            return mappingSize;
+        }
+
+        long byteSize() {
+            return byteSize;
+        }
+
+        long alignment() {
+            return alignment;
+        }
+
+        long dirtyEnd() {
+            return dirtyEnd;
+        }
+
+        long keptAt() {
+            return keptAt;
+        }
+
+        int state() {
+            return state;
+        }
+
+        /**
+         * A claimed block, resized in place.
+         *
+         * @param tail bytes written past the request: a hardened heap's canary
+         */
+        void resize(long newByteSize, long tail) {
+            byteSize = newByteSize;
+            dirtyEnd = Math.max(dirtyEnd, newByteSize + tail);
+        }
+
+        /** A spare this thread took from its slot, handed out again: LIVE from now on. */
+        void reuse(long newByteSize, long newAlignment) {
+            byteSize = newByteSize;
+            alignment = newAlignment;
+            dirtyEnd = Math.max(dirtyEnd, newByteSize);
+            state = LIVE;
+        }
+
+        /** A block this thread freed (it is SPARE), about to be kept: its age among the spares. */
+        void keptAt(long age) {
+            keptAt = age;
+        }
+
+        boolean changeState(int from, int to) {
+            return STATE.compareAndSet(this, from, to);
+        }
+
+        void setState(int to) {
+            state = to;
+        }
+
+        boolean inUse() {
+            return state != SPARE;
         }
     }
 
@@ -47,44 +146,44 @@ final class LargeBlocks {
     private final AtomicLong allocations = new AtomicLong();
     private final AtomicLong frees = new AtomicLong();
 
+    /** Registers a new mapping, LIVE. */
     void add(LargeBlock block) {
-        blocks.put(block.address(), block);
+        blocks.put(block.address, block);
+    }
+
+    /** Counts a block handed out, for a thread without a cache (which counts its own: see {@link ThreadCache}). */
+    void countAllocated() {
         allocations.incrementAndGet();
     }
 
-    /** Takes the block at {@code address} out, or returns null when there is none: the caller unmaps it. */
-    LargeBlock remove(long address) {
-        LargeBlock block = claim(address);
-        if (block != null) {
-            freeClaimed();
-        }
-        return block;
-    }
-
     /**
-     * Takes the block at {@code address} out for a moment, to resize or move it, with the counters unchanged; then
-     * either {@link #putBack} or {@link #freeClaimed}. Null when there is no such block.
+     * Takes the LIVE block at {@code address} from {@code LIVE} to {@code to} (SPARE to free it, CLAIMED to resize
+     * or move it), or returns null when there is no such block or it is not LIVE.
      */
-    LargeBlock claim(long address) {
-        return blocks.remove(address);
+    LargeBlock take(long address, int to) {
+        LargeBlock block = blocks.get(address);
+        return block != null && block.changeState(LargeBlock.LIVE, to) ? block : null;
     }
 
-    /** Puts back a claimed block, resized or not. */
-    void putBack(LargeBlock block) {
-        blocks.put(block.address(), block);
-    }
-
-    /** Counts a claimed block as freed: the caller unmaps it. */
-    void freeClaimed() {
+    /** Counts a block its user freed, for a thread without a cache. */
+    void countFreed() {
         frees.incrementAndGet();
     }
 
-    /** Takes every block out, for the caller to unmap: the heap is closing. */
-    List<LargeBlock> removeAll() {
+    /** Takes {@code block} out of the registry: true when this call did, and the caller unmaps it. */
+    boolean remove(LargeBlock block) {
+        return blocks.remove(block.address, block);
+    }
+
+    /**
+     * Takes every LIVE block out, for the caller to unmap: the heap is closing. A block CLAIMED or SPARE is left to
+     * the thread that holds it, which finds the heap closed and removes and unmaps it then (or its slot's, through
+     * {@link SpareMappings#takeAll}).
+     */
+    List<LargeBlock> removeAllLive() {
         List<LargeBlock> all = new ArrayList<>();
-        for (Long address : new ArrayList<>(blocks.keySet())) {
-            LargeBlock block = remove(address);
-            if (block != null) {
+        for (LargeBlock block : blocks.values()) {
+            if (block.changeState(LargeBlock.LIVE, LargeBlock.CLAIMED) && remove(block)) {
                 all.add(block);
             }
         }
@@ -95,22 +194,47 @@ final class LargeBlocks {
         return blocks.containsKey(address);
     }
 
+    /** The blocks in use (LIVE or CLAIMED). */
     List<LargeBlock> all() {
-        return new ArrayList<>(blocks.values());
+        List<LargeBlock> inUse = new ArrayList<>();
+        for (LargeBlock block : blocks.values()) {
+            if (block.inUse()) {
+                inUse.add(block);
+            }
+        }
+        return inUse;
+    }
+
+    /** Bytes mapped by spares in the registry: for {@link HeapVerifier}, which expects the spares' own count. */
+    long spareBytes() {
+        long bytes = 0;
+        for (LargeBlock block : blocks.values()) {
+            if (!block.inUse()) {
+                bytes += block.mappingSize;
+            }
+        }
+        return bytes;
     }
 
     int count() {
-        return blocks.size();
+        int count = 0;
+        for (LargeBlock block : blocks.values()) {
+            if (block.inUse()) {
+                count++;
+            }
+        }
+        return count;
     }
 
     long allocatedBytes() {
         long bytes = 0;
         for (LargeBlock block : blocks.values()) {
-            bytes += block.byteSize();
+            if (block.inUse()) {
+                bytes += block.byteSize();
+            }
         }
         return bytes;
     }
-
 
     long allocations() {
         return allocations.get();

@@ -1,5 +1,6 @@
 package io.memalloc.internal.heap;
 
+import io.memalloc.internal.heap.LargeBlocks.LargeBlock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReferenceArray;
@@ -29,13 +30,7 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * the heap's mapped bytes; {@link Heap#trim} and {@link Heap#close} unmap them all.
  */
 final class SpareMappings {
-    /**
-     * A spare mapping: where, how big, how far it was ever handed out (beyond that it is still zero), and when it was
-     * kept (larger is newer).
-     */
-    record Spare(long address, long mappingSize, long dirtyEnd, long age) {}
-
-    private final AtomicReferenceArray<Spare> slots;
+    private final AtomicReferenceArray<LargeBlock> slots;
     private final long maxBytes;
     /** Ages for spares kept: a plain counter, since an age that two threads share only makes a tie. */
     private long nextAge;
@@ -46,21 +41,16 @@ final class SpareMappings {
         this.maxBytes = maxBytes;
     }
 
-    /** A spare to keep: the mapping of a large block just freed. */
-    Spare spare(long address, long mappingSize, long dirtyEnd) {
-        return new Spare(address, mappingSize, dirtyEnd, nextAge++);
-    }
-
     /**
      * Takes out the smallest spare of at least {@code mappingSize} bytes, at most twice that, aligned to
      * {@code alignment}; null when there is none.
      */
-    Spare take(long mappingSize, long alignment) {
+    LargeBlock take(long mappingSize, long alignment) {
         while (true) {
             int best = -1;
-            Spare bestSpare = null;
+            LargeBlock bestSpare = null;
             for (int i = 0; i < slots.length(); i++) {
-                Spare spare = slots.get(i);
+                LargeBlock spare = slots.get(i);
                 if (spare != null && spare.mappingSize() >= mappingSize && spare.mappingSize() / 2 <= mappingSize
                         && (spare.address() & (alignment - 1)) == 0
                         && (bestSpare == null || spare.mappingSize() < bestSpare.mappingSize())) {
@@ -79,22 +69,23 @@ final class SpareMappings {
      * Keeps {@code spare}, and returns what the caller must unmap: the oldest spares beyond the bounds, or
      * {@code spare} itself when it alone is over them or the heap is closed.
      */
-    List<Spare> keep(Spare spare) {
+    List<LargeBlock> keep(LargeBlock spare) {
         if (closed || spare.mappingSize() > maxBytes || slots.length() == 0) {
             return List.of(spare);
         }
+        spare.keptAt(nextAge++);
         int kept = -1;
-        List<Spare> evicted = List.of();
+        List<LargeBlock> evicted = List.of();
         while (kept < 0) {
             int oldest = -1;
-            Spare oldestSpare = null;
+            LargeBlock oldestSpare = null;
             for (int i = 0; i < slots.length() && kept < 0; i++) {
-                Spare other = slots.get(i);
+                LargeBlock other = slots.get(i);
                 if (other == null) {
                     if (slots.compareAndSet(i, null, spare)) {
                         kept = i;
                     }
-                } else if (oldestSpare == null || other.age() < oldestSpare.age()) {
+                } else if (oldestSpare == null || other.keptAt() < oldestSpare.keptAt()) {
                     oldest = i;
                     oldestSpare = other;
                 }
@@ -114,14 +105,14 @@ final class SpareMappings {
     }
 
     /** Takes the oldest spares other than the one in slot {@code kept} out while the spares hold too many bytes. */
-    private List<Spare> evictOverBytes(int kept, List<Spare> evicted) {
-        List<Spare> all = evicted;
+    private List<LargeBlock> evictOverBytes(int kept, List<LargeBlock> evicted) {
+        List<LargeBlock> all = evicted;
         while (bytes() > maxBytes) {
             int oldest = -1;
-            Spare oldestSpare = null;
+            LargeBlock oldestSpare = null;
             for (int i = 0; i < slots.length(); i++) {
-                Spare other = slots.get(i);
-                if (i != kept && other != null && (oldestSpare == null || other.age() < oldestSpare.age())) {
+                LargeBlock other = slots.get(i);
+                if (i != kept && other != null && (oldestSpare == null || other.keptAt() < oldestSpare.keptAt())) {
                     oldest = i;
                     oldestSpare = other;
                 }
@@ -138,13 +129,13 @@ final class SpareMappings {
     }
 
     /** Takes every spare out, for the caller to unmap; when {@code close}, keeps none from now on. */
-    List<Spare> takeAll(boolean close) {
+    List<LargeBlock> takeAll(boolean close) {
         if (close) {
             closed = true;
         }
-        List<Spare> all = new ArrayList<>();
+        List<LargeBlock> all = new ArrayList<>();
         for (int i = 0; i < slots.length(); i++) {
-            Spare spare = slots.getAndSet(i, null);
+            LargeBlock spare = slots.getAndSet(i, null);
             if (spare != null) {
                 all.add(spare);
             }
@@ -156,7 +147,7 @@ final class SpareMappings {
     long bytes() {
         long bytes = 0;
         for (int i = 0; i < slots.length(); i++) {
-            Spare spare = slots.get(i);
+            LargeBlock spare = slots.get(i);
             if (spare != null) {
                 bytes += spare.mappingSize();
             }

@@ -110,6 +110,24 @@ class SpareMappingsTest {
     }
 
     @Test
+    void fromOneMebibyteABlockHasAMappingOfItsOwnWhateverTheRegionSize() {
+        Heap heap = new Heap(OsMemory.system(), new HeapConfig("test", 16 * MIB, 1, Long.MAX_VALUE, 0, false, 2,
+                false, false));
+        try {
+            long belowTheLine = heap.allocate(MIB - 64, 16, false);
+            assertThat(heap.stats().largeBlockCount()).isZero();
+            long mebibyte = heap.allocate(MIB, 16, false);
+            assertThat(heap.stats().largeBlockCount()).isEqualTo(1);
+            assertThat(heap.table().find(mebibyte)).isNull();
+            heap.free(mebibyte);
+            heap.free(belowTheLine);
+            heap.verify();
+        } finally {
+            heap.close();
+        }
+    }
+
+    @Test
     void threadsKeepingAndTakingSparesAtOnceNeverShareOneAndLeaveTheBoundsHeld() throws Exception {
         int threads = 4;
         int spares = 2;
