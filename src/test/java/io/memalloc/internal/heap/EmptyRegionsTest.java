@@ -9,7 +9,10 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** Empty regions kept for reuse: mapped still, but only one of them resident; the rest go at once. */
+/**
+ * Empty regions kept for reuse: mapped still, but only the one of a stripe that emptied last resident; the rest go at
+ * once.
+ */
 class EmptyRegionsTest {
     private static final long REGION = 1 << 20;
     private static final long BLOCK = 16 * 1024;
@@ -17,7 +20,7 @@ class EmptyRegionsTest {
     private static final int BLOCKS_PER_REGION = (int) ((REGION - 2 * Block.HEADER) / Block.sizeFor(BLOCK));
 
     @Test
-    void ofTheEmptyRegionsKeptOnlyTheFirstStaysResidentTheNextArePurgedAndTheRestUnmapped() {
+    void ofTheEmptyRegionsKeptOnlyTheLastToEmptyStaysResidentTheOthersArePurgedAndTheRestUnmapped() {
         PurgeCounting os = new PurgeCounting();
         Heap heap = new Heap(os, new HeapConfig("test", REGION, 1, Long.MAX_VALUE, 2, false, 0, false, false));
         try {
@@ -32,11 +35,12 @@ class EmptyRegionsTest {
             List<Long> third = regions.get(2);
             assertThat(heap.stats().regionCount()).isEqualTo(3);
 
+            long firstBase = heap.table().find(first.get(0)).base;
             first.forEach(heap::free);
-            assertThat(os.purged).as("the first region kept stays resident").isEmpty();
+            assertThat(os.purged).as("one empty region kept: it stays resident").isEmpty();
             second.forEach(heap::free);
-            assertThat(os.purged).as("the second region kept is purged, all but its first and last page")
-                    .containsExactly(REGION - 2 * os.pageSize());
+            assertThat(os.purged).as("two: the one that emptied first is purged, all but its first and last page")
+                    .containsExactly(new long[] {firstBase + os.pageSize(), REGION - 2 * os.pageSize()});
             third.forEach(heap::free);
 
             HeapStats stats = heap.stats();
@@ -53,10 +57,36 @@ class EmptyRegionsTest {
         }
     }
 
-    /** The system's memory, with the size of every purge. */
+    @Test
+    void aRegionEmptiedAndRefilledInALoopIsNeverPurgedNorIsTheOtherPurgedTwice() {
+        PurgeCounting os = new PurgeCounting();
+        Heap heap = new Heap(os, new HeapConfig("test", REGION, 1, Long.MAX_VALUE, 2, false, 0, false, false));
+        try {
+            long a = heap.allocate(REGION / 3, 16, false);
+            long b = heap.allocate(REGION / 3, 16, false);
+            long c = heap.allocate(REGION / 3, 16, false); // three do not fit in one region: a second one
+            assertThat(heap.stats().regionCount()).isEqualTo(2);
+            heap.free(a);
+            heap.free(b); // the first region is empty, kept, resident
+
+            for (int i = 0; i < 10; i++) {
+                heap.free(c); // empties the second region
+                c = heap.allocate(REGION / 3, 16, false);
+            }
+
+            assertThat(os.purged).as("the first region, once").hasSize(1);
+            assertThat(heap.stats().mapCount()).isEqualTo(2);
+            heap.free(c);
+            heap.verify();
+        } finally {
+            heap.close();
+        }
+    }
+
+    /** The system's memory, with the address and size of every purge. */
     private static final class PurgeCounting implements OsMemory {
         private final OsMemory system = OsMemory.system();
-        final List<Long> purged = new ArrayList<>();
+        final List<long[]> purged = new ArrayList<>();
 
         @Override
         public long pageSize() {
@@ -85,7 +115,7 @@ class EmptyRegionsTest {
 
         @Override
         public void purge(long address, long byteSize) {
-            purged.add(byteSize);
+            purged.add(new long[] {address, byteSize});
             system.purge(address, byteSize);
         }
     }
