@@ -24,7 +24,7 @@ import org.openjdk.jmh.runner.options.TimeValue;
  *   <tr><td>smoke</td><td>one short iteration of every benchmark, with small parameters: CI runs it so that none
  *       of them rots</td></tr>
  *   <tr><td>quick</td><td>one fork, 2 x 0.25 s warm-up and 3 x 0.25 s measured: about 5 minutes on 2 cores</td></tr>
- *   <tr><td>full</td><td>two forks, 1 s iterations (about 30 minutes): what {@code module-info-docs/performance.md}
+ *   <tr><td>full</td><td>two forks, 1 s iterations (about 40 minutes): what {@code module-info-docs/performance.md}
  *       quotes</td></tr>
  *   <tr><td>chart</td><td>draws the chart and the table from the last run's JSON ({@link Chart})</td></tr>
  * </table>
