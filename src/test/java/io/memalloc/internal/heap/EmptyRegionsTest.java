@@ -2,7 +2,6 @@ package io.memalloc.internal.heap;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.memalloc.internal.os.OsMemory;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -21,7 +20,7 @@ class EmptyRegionsTest {
 
     @Test
     void ofTheEmptyRegionsKeptOnlyTheLastToEmptyStaysResidentTheOthersArePurgedAndTheRestUnmapped() {
-        PurgeCounting os = new PurgeCounting();
+        RecordingOsMemory os = new RecordingOsMemory();
         Heap heap = new Heap(os, new HeapConfig("test", REGION, 1, Long.MAX_VALUE, 2, false, 0, false, false));
         try {
             Map<Region, List<Long>> byRegion = new LinkedHashMap<>();
@@ -59,7 +58,7 @@ class EmptyRegionsTest {
 
     @Test
     void aRegionEmptiedAndRefilledInALoopIsNeverPurgedNorIsTheOtherPurgedTwice() {
-        PurgeCounting os = new PurgeCounting();
+        RecordingOsMemory os = new RecordingOsMemory();
         Heap heap = new Heap(os, new HeapConfig("test", REGION, 1, Long.MAX_VALUE, 2, false, 0, false, false));
         try {
             long a = heap.allocate(REGION / 3, 16, false);
@@ -80,43 +79,6 @@ class EmptyRegionsTest {
             heap.verify();
         } finally {
             heap.close();
-        }
-    }
-
-    /** The system's memory, with the address and size of every purge. */
-    private static final class PurgeCounting implements OsMemory {
-        private final OsMemory system = OsMemory.system();
-        final List<long[]> purged = new ArrayList<>();
-
-        @Override
-        public long pageSize() {
-            return system.pageSize();
-        }
-
-        @Override
-        public long granularity() {
-            return system.granularity();
-        }
-
-        @Override
-        public long map(long byteSize, long alignment) {
-            return system.map(byteSize, alignment);
-        }
-
-        @Override
-        public void unmap(long address, long byteSize) {
-            system.unmap(address, byteSize);
-        }
-
-        @Override
-        public void protect(long address, long byteSize) {
-            system.protect(address, byteSize);
-        }
-
-        @Override
-        public void purge(long address, long byteSize) {
-            purged.add(new long[] {address, byteSize});
-            system.purge(address, byteSize);
         }
     }
 }

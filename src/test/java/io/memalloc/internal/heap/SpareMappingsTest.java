@@ -8,9 +8,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.SplittableRandom;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -131,7 +129,7 @@ class SpareMappingsTest {
     void threadsKeepingAndTakingSparesAtOnceNeverShareOneAndLeaveTheBoundsHeld() throws Exception {
         int threads = 4;
         int spares = 2;
-        LiveMappings os = new LiveMappings();
+        RecordingOsMemory os = new RecordingOsMemory();
         Heap heap = new Heap(os, new HeapConfig("test", REGION, 1, Long.MAX_VALUE, 0, false, spares, false, false));
         CyclicBarrier start = new CyclicBarrier(threads);
         ExecutorService pool = Executors.newFixedThreadPool(threads);
@@ -179,7 +177,7 @@ class SpareMappingsTest {
         ExecutorService pool = Executors.newSingleThreadExecutor();
         try {
             for (int round = 0; round < 200; round++) {
-                LiveMappings os = new LiveMappings();
+                RecordingOsMemory os = new RecordingOsMemory();
                 Heap heap = new Heap(os, new HeapConfig("test", REGION, 1, Long.MAX_VALUE, 0, false, 2, false, false));
                 long block = heap.allocate(2 * MIB, 16, false);
                 CyclicBarrier start = new CyclicBarrier(2);
@@ -200,45 +198,6 @@ class SpareMappingsTest {
             }
         } finally {
             pool.shutdownNow();
-        }
-    }
-
-    /** The system's memory, with what is mapped now by address, so that a test can see what was never unmapped. */
-    private static final class LiveMappings implements OsMemory {
-        private final OsMemory system = OsMemory.system();
-        final Map<Long, Long> live = new ConcurrentHashMap<>();
-
-        @Override
-        public long pageSize() {
-            return system.pageSize();
-        }
-
-        @Override
-        public long granularity() {
-            return system.granularity();
-        }
-
-        @Override
-        public long map(long byteSize, long alignment) {
-            long address = system.map(byteSize, alignment);
-            live.put(address, byteSize);
-            return address;
-        }
-
-        @Override
-        public void unmap(long address, long byteSize) {
-            assertThat(live.remove(address)).as("unmap of 0x%x", address).isEqualTo(byteSize);
-            system.unmap(address, byteSize);
-        }
-
-        @Override
-        public void protect(long address, long byteSize) {
-            system.protect(address, byteSize);
-        }
-
-        @Override
-        public void purge(long address, long byteSize) {
-            system.purge(address, byteSize);
         }
     }
 }
