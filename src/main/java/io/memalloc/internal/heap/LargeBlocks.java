@@ -102,10 +102,6 @@ final class LargeBlocks {
             return keptAt;
         }
 
-        int state() {
-            return state;
-        }
-
         /**
          * A claimed block, resized in place.
          *
