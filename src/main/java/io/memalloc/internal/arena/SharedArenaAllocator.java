@@ -9,11 +9,25 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The allocator of a shared or automatic arena: any thread may allocate at once. The bump pointer is the current
- * chunk's {@code used}, advanced with a CAS; taking a new chunk, and closing, hold a lock.
+ * chunk's {@code used}, advanced with a CAS; taking a new chunk holds a lock.
  *
- * <p>An automatic arena's memory goes back when the JDK arena's scope becomes unreachable: the release action is
- * registered with it and keeps only the {@link ArenaChunks} (addresses, no segments), so it does not keep the scope
- * alive itself.
+ * <p>The memory goes back in a cleanup action of the JDK arena, registered when the arena opens, so that the JDK's
+ * own rules decide when: exactly once, on the thread whose close won, after the close's handshake has waited out
+ * every thread accessing a segment (for an automatic arena: once the scope is unreachable). Registered first, it
+ * runs after every cleanup action the user adds, since the JDK runs them last-in first-out. Nothing here infers
+ * "closed and quiescent" from the scope: a losing close, told "Already closed" while the winner's handshake is still
+ * under way, gives nothing back.
+ *
+ * <pre>
+ *  close (thread W) ──> JDK: mark the scope closed ── handshake ── user cleanups ── release (this class) ──> returns
+ *  close (thread L) ──> JDK: "Already closed"  ──> IllegalStateException, nothing released
+ *  allocate         ──> scope alive? ── CAS the bump ── scope still alive? ──> slice       (else IllegalStateException)
+ * </pre>
+ *
+ * <p>An allocation checks the scope once more after it has claimed its bytes: a segment is returned only if the
+ * scope was alive after the bytes were taken, so that one made after a close has begun (from a cleanup action, or on
+ * a thread that has seen the scope dead) is refused as the JDK refuses it. A chunk a refill takes goes on the chunk
+ * list under the lock the release takes, so it goes back with the rest.
  */
 final class SharedArenaAllocator extends ArenaAllocator {
     /**
@@ -39,37 +53,44 @@ final class SharedArenaAllocator extends ArenaAllocator {
     }
 
     private final ReentrantLock lock = new ReentrantLock();
-    private final Runnable onRelease;
+    private final MemorySegment.Scope scope;
     private volatile Current current;
-    private volatile boolean closed;
-    /** Watches a shared arena for a leak; null for an automatic one, whose end is to become unreachable. */
-    private final LeakWatch watch;
 
     @SuppressWarnings("MustBeClosedChecker") // a shared JDK arena is closed by close(); an automatic one by the GC
     SharedArenaAllocator(boolean automatic, ChunkPool pool, long maxChunkSize, Runnable onRelease, Throwable site) {
         super(automatic ? Arena.ofAuto() : Arena.ofShared(), pool, maxChunkSize);
-        this.onRelease = onRelease;
-        if (automatic) {
-            AddressSpace.onClose(jdkArena, releaseAction(lock, chunks, pool, lifetime, onRelease));
-            watch = null;
-        } else {
-            watch = LeakWatch.start(jdkArena, Kind.SHARED, pool, chunks, 0, site, onRelease);
+        this.scope = jdkArena.scope();
+        Kind kind = automatic ? Kind.AUTO : Kind.SHARED;
+        // The leak watch of a shared arena: an automatic one's end is to become unreachable.
+        LeakWatch watch = automatic ? null : LeakWatch.start(jdkArena, kind, pool, chunks, 0, site, onRelease);
+        try {
+            AddressSpace.onClose(jdkArena, releaseAction(kind, lock, chunks, pool, lifetime, watch, onRelease));
+        } catch (RuntimeException | Error e) { // no chunk taken yet: nothing to give back
+            if (watch != null) {
+                watch.closed();
+                jdkArena.close();
+            }
+            throw e;
         }
     }
 
     /**
-     * Built in a static method, so that it cannot capture {@code this} and with it the scope. It takes the lock, which
-     * references nothing, so that the chunk list it reads on the cleaner thread is the one the arena wrote.
+     * Built in a static method, so that it cannot capture {@code this} and with it the scope (an automatic arena's
+     * scope could then never become unreachable). It takes the lock, which references nothing, so that it reads the
+     * chunk list the arena's threads wrote, and so that a refill in progress finishes first and its chunk goes too.
      */
-    private static Runnable releaseAction(ReentrantLock lock, ArenaChunks chunks, ChunkPool pool,
-                                          ArenaClosedEvent lifetime, Runnable onRelease) {
+    private static Runnable releaseAction(Kind kind, ReentrantLock lock, ArenaChunks chunks, ChunkPool pool,
+                                          ArenaClosedEvent lifetime, LeakWatch watch, Runnable onRelease) {
         return () -> {
             lock.lock();
             try {
-                reportClosed(lifetime, pool, Kind.AUTO, chunks.usedBytes(), chunks.count());
+                reportClosed(lifetime, pool, kind, chunks.usedBytes(), chunks.count());
                 chunks.release(pool);
             } finally {
                 lock.unlock();
+                if (watch != null) {
+                    watch.closed();
+                }
                 onRelease.run();
             }
         };
@@ -78,7 +99,7 @@ final class SharedArenaAllocator extends ArenaAllocator {
     @Override
     public MemorySegment allocate(long byteSize, long byteAlignment, boolean zero) {
         while (true) {
-            if (closed) {
+            if (!scope.isAlive()) {
                 throw alreadyClosed();
             }
             Current c = current;
@@ -88,23 +109,36 @@ final class SharedArenaAllocator extends ArenaAllocator {
                 if (offset >= 0) {
                     // At least one byte, so that zero-length segments get distinct addresses, as in the JDK.
                     if (c.chunk().casUsed(used, offset + Math.max(byteSize, 1))) {
-                        return c.segment().asSlice(offset, byteSize);
+                        return aliveOrThrow(c.segment().asSlice(offset, byteSize));
                     }
                     continue;
                 }
             }
             MemorySegment own = refill(c, byteSize, byteAlignment, zero);
             if (own != null) {
-                return own;
+                return aliveOrThrow(own);
             }
         }
+    }
+
+    /**
+     * {@code segment}, if the scope is still alive now that its bytes are taken: else a close began meanwhile, and
+     * the bytes go back with the rest when it releases.
+     */
+    private MemorySegment aliveOrThrow(MemorySegment segment) {
+        if (!scope.isAlive()) {
+            throw alreadyClosed();
+        }
+        return segment;
     }
 
     /** Takes a new chunk unless another thread did meanwhile; or, for a big request, returns a block of its own. */
     private MemorySegment refill(Current seen, long byteSize, long byteAlignment, boolean zero) {
         lock.lock();
         try {
-            if (closed) {
+            // Under the lock: the release runs after the scope is marked closed and takes this lock, so a chunk
+            // taken here is either refused or on the list it gives back.
+            if (!scope.isAlive()) {
                 throw alreadyClosed();
             }
             if (needsOwnBlock(byteSize, byteAlignment)) {
@@ -120,44 +154,13 @@ final class SharedArenaAllocator extends ArenaAllocator {
         }
     }
 
+    /**
+     * Closes the JDK arena, whose cleanup action gives the memory back (see the class comment); its exceptions, the
+     * release's included, reach the caller as they are.
+     */
     @Override
     public void close() {
-        // The JDK arena closes outside the lock: its close runs user cleanup actions, which must not wait on it.
-        try {
-            jdkArena.close();
-        } catch (RuntimeException | Error e) {
-            if (jdkArena.scope().isAlive()) { // refused (closed already, in use by a downcall): no change
-                throw e;
-            }
-            release(); // closed, but a cleanup action threw: the memory goes back all the same
-            throw e;
-        }
-        release();
-    }
-
-    /**
-     * Once the scope is closed: refuses later refills and gives everything back, a chunk a refill took included.
-     * Only the first call does anything: two threads may race to close, and the JDK tells the loser "closed" only
-     * after the winner closed the scope.
-     */
-    private void release() {
-        boolean first = false;
-        lock.lock();
-        try {
-            first = !closed;
-            closed = true;
-            if (first) {
-                reportClosed(lifetime, pool, Kind.SHARED, chunks.usedBytes(), chunks.count());
-                chunks.release(pool);
-            }
-        } finally {
-            lock.unlock();
-            if (first) {
-                watch.closed();
-                onRelease.run();
-            }
-            Reference.reachabilityFence(jdkArena); // see ConfinedArenaAllocator#release
-        }
+        jdkArena.close();
     }
 
     @Override
