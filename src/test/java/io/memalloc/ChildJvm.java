@@ -37,7 +37,9 @@ final class ChildJvm {
                 "-XX:ErrorFile=" + Path.of(System.getProperty("java.io.tmpdir"), "memalloc-child-hs_err_%p.log"),
                 "-cp", classPath, main.getName()));
         command.addAll(List.of(args));
-        Process child = new ProcessBuilder(command).redirectErrorStream(true).start();
+        // In the temporary folder: a JVM that crashes under a JFR recording leaves its dump in its working folder.
+        Process child = new ProcessBuilder(command).directory(Path.of(System.getProperty("java.io.tmpdir")).toFile())
+                .redirectErrorStream(true).start();
         // Read while it runs: a child that fills the pipe would otherwise block.
         var output = new StringBuilder();
         Thread reader = Thread.ofPlatform().daemon().start(() -> {

@@ -8,6 +8,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -79,6 +80,36 @@ class HardenedModeTest {
             assertThat(e.getString("fault")).contains(String.format("the block at 0x%x of 48 bytes was written past"
                     + " its end: its canary is damaged from 0x%x on", address, address + 50));
         });
+    }
+
+    @Test
+    void aWriteOverTheNextHeaderIsAnIllegalStateExceptionAndAFaultDetectedEventNeverACrash() throws Exception {
+        ChildJvm.Outcome outcome = ChildJvm.run(DamagedHeaderScenario.class, Duration.ofSeconds(90));
+        String output = outcome.output();
+        assertThat(outcome.exitCode()).as(output).isZero();
+        String header = ": IllegalStateException: the header of the block at 0x";
+        String free = ": IllegalStateException: the free block at 0x";
+        assertThat(output.lines().filter(line -> line.startsWith("case "))).as(output).satisfiesExactly(
+                line -> assertThat(line).startsWith("case overflow into the next header, then free it" + header)
+                        .contains("is damaged: its size, 1094795584, does not fit the region"),
+                line -> assertThat(line).startsWith("case the next header alone overwritten, then free it" + header)
+                        .contains("is damaged: its check bits do not match"),
+                line -> assertThat(line).startsWith("case the next header's size doubled, check bits kept, then free"
+                        + " it" + header).contains("is damaged: its check bits do not match"),
+                line -> assertThat(line).startsWith("case the next header overwritten, then reallocate it" + header),
+                line -> assertThat(line).isEqualTo("case the next header's PREV_IN_USE cleared, then free it, trim and"
+                        + " verify: returned"),
+                line -> assertThat(line).startsWith("case overflow into the free block after, then allocate from it"
+                        + free).contains("is damaged: it says the block is in use"),
+                line -> assertThat(line).isEqualTo("case overflow into a quarantined block's header, then trim:"
+                        + " returned"),
+                line -> assertThat(line).startsWith("case trim over a free block whose header was overwritten" + free)
+                        .contains("its size, 2147483632, is not the 65472 bytes up to the next block in use"));
+        assertThat(output).contains("is damaged: its size, 1094795584, does not fit the region (header"
+                + " 0x4141414141414141; a write past the end of the block before it?); the block is kept out of use");
+        assertThat(output).contains("heap usable");
+        assertThat(output.lines().filter(line -> line.startsWith("event ")).map(line -> line.substring(6, line.indexOf(" 0x"))))
+                .containsExactly("free", "free", "free", "reallocate", "allocate", "quarantine", "trim");
     }
 
     @Test

@@ -63,8 +63,9 @@ final class SharedArenaAllocator extends ArenaAllocator {
         Kind kind = automatic ? Kind.AUTO : Kind.SHARED;
         // The leak watch of a shared arena: an automatic one's end is to become unreachable.
         LeakWatch watch = automatic ? null : LeakWatch.start(jdkArena, kind, pool, chunks, 0, site, onRelease);
+        Runnable release = releaseAction(kind, lock, chunks, pool, lifetime, watch, onRelease);
         try {
-            AddressSpace.onClose(jdkArena, releaseAction(kind, lock, chunks, pool, lifetime, watch, onRelease));
+            AddressSpace.onClose(jdkArena, automatic ? release : keepingReachable(release, jdkArena));
         } catch (RuntimeException | Error e) { // no chunk taken yet: nothing to give back
             if (watch != null) {
                 watch.closed();
@@ -92,6 +93,23 @@ final class SharedArenaAllocator extends ArenaAllocator {
                     watch.closed();
                 }
                 onRelease.run();
+            }
+        };
+    }
+
+    /**
+     * A shared arena's release, which keeps the scope reachable until the watch has ended: the JDK's close no longer
+     * needs its session once it runs the cleanup actions, and the collector finding the scope unreachable meanwhile
+     * would have the watch give the chunks back a second time. (The scope references this action, but only through
+     * itself: a cycle the collector sees through. An automatic arena's action cannot do so, as the JDK's cleaner holds
+     * it strongly.)
+     */
+    private static Runnable keepingReachable(Runnable release, Arena jdkArena) {
+        return () -> {
+            try {
+                release.run();
+            } finally {
+                Reference.reachabilityFence(jdkArena);
             }
         };
     }

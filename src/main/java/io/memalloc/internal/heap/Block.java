@@ -20,6 +20,7 @@ import java.nio.ByteOrder;
  *  ^block   ^payload = block + 8       ^block   ^payload                          ^block + size - 8
  *
  *  header word:  bits 63..56  slack: payload bytes past the size asked for (in-use blocks; less than 256)
+ *                bits 55..38  check bits of a hardened heap's in-use block ({@link Hardening#seal}); else 0
  *                bits 37..32  log2 of the alignment asked for (in-use blocks; reallocate keeps it)
  *                bits 31..4   size of the whole block in bytes, header included (a multiple of 16, below 2^32)
  *                bit  2       PURGED: the free block's pages were given back to the OS (see Stripe#purge)
@@ -55,7 +56,12 @@ final class Block {
     private static final long FLAGS = IN_USE | PREV_IN_USE | PURGED;
     private static final long SIZE_MASK = 0xFFFF_FFF0L;
     private static final int ALIGN_SHIFT = 32;
+    static final int CHECK_SHIFT = 38;
+    static final int CHECK_BITS = 18;
+    static final long CHECK_MASK = ((1L << CHECK_BITS) - 1) << CHECK_SHIFT;
     private static final int SLACK_SHIFT = 56;
+    /** What an in-use block's check bits cover: all but PREV_IN_USE, which its neighbour flips, and themselves. */
+    static final long SEALED = ~(CHECK_MASK | PREV_IN_USE | PURGED);
     /** Where the low and the high half of the header word lie, in this platform's byte order. */
     private static final long LOW_HALF = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN ? 0 : 4;
     private static final long HIGH_HALF = 4 - LOW_HALF;
@@ -110,6 +116,11 @@ final class Block {
     /** The alignment an in-use block was asked for. */
     static long alignment(long block) {
         return 1L << ((header(block) >>> ALIGN_SHIFT) & 0x3F);
+    }
+
+    /** The slack of an in-use block's header: payload bytes past the size asked for. */
+    static long slackOfHeader(long header) {
+        return header >>> SLACK_SHIFT;
     }
 
     /** The size an in-use block was asked for: its payload less the slack recorded in its header. */
@@ -220,7 +231,7 @@ final class Block {
         return ((header & IN_USE) != 0 ? "in use" : "free")
                 + ((header & PREV_IN_USE) != 0 ? ", prev in use" : ", prev free")
                 + ((header & PURGED) != 0 ? ", purged" : "")
-                + ((header & ~(FLAGS | SIZE_MASK | (0x3FL << ALIGN_SHIFT) | (0xFFL << SLACK_SHIFT))) != 0
+                + ((header & ~(FLAGS | SIZE_MASK | (0x3FL << ALIGN_SHIFT) | CHECK_MASK | (0xFFL << SLACK_SHIFT))) != 0
                         ? ", stray bits" : "");
     }
 }

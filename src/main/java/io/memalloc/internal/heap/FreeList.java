@@ -77,7 +77,7 @@ final class FreeList {
     private long decoded(long block, long stored) {
         long link = stored ^ key;
         if (isFreeBlock != null && link != 0 && !isFreeBlock.test(link)) {
-            throw new IllegalStateException(String.format("a free list is corrupt: the free block at 0x%x links to"
+            throw new DamagedBlockException(block, String.format("a free list is corrupt: the free block at 0x%x links to"
                     + " 0x%x, which is not a free block of its stripe (was freed memory written to?)", block, link));
         }
         return link;
@@ -146,6 +146,19 @@ final class FreeList {
     }
 
     /**
+     * Checks, in a list whose links are checked, that the free block at {@code block} of {@code size} bytes is in its
+     * list: linked back by both neighbours, or its bin's head. Changes nothing, so that a caller can check every block
+     * it will unlink before it unlinks any.
+     *
+     * @throws IllegalStateException when it is not
+     */
+    void checkListed(long block, long size) {
+        if (isFreeBlock != null) {
+            checkLinkedBack(block, next(block), prev(block), binOf(size));
+        }
+    }
+
+    /**
      * Safe unlinking: both neighbours of a block taken out must point back at it (or it must be its bin's head),
      * so that a link overwritten with the address of some other free block is not followed either.
      */
@@ -153,7 +166,7 @@ final class FreeList {
         long nextBack = next == 0 ? block : prev(next);
         long prevBack = prev == 0 ? heads[bin] : next(prev);
         if (nextBack != block || prevBack != block) {
-            throw new IllegalStateException(String.format("a free list is corrupt: the free block at 0x%x is not"
+            throw new DamagedBlockException(block, String.format("a free list is corrupt: the free block at 0x%x is not"
                     + " linked back by its %s (was freed memory written to?)", block,
                     nextBack != block ? String.format("next, 0x%x", next) : prev == 0 ? "bin's head"
                             : String.format("previous, 0x%x", prev)));

@@ -281,6 +281,8 @@ public final class Heap {
             checkOpen();
             emptied = freeDeferred(stripe);
             payload = stripe.allocate(byteSize, blockSize, alignment, zero);
+        } catch (DamagedBlockException damaged) {
+            throw reported("allocate", damaged);
         } finally {
             stripe.lock.unlock();
         }
@@ -437,8 +439,7 @@ public final class Heap {
         ThreadCache cache = cache(); // before the claim: making a cache allocates, and a flush may unmap
         claim(region, address);
         if (hardening != null) {
-            long byteSize = Block.byteSize(Block.ofPayload(address)); // claimed and live: this memory is ours
-            checkCanary(region, address, byteSize, "free");
+            long byteSize = checkBlock(region, address, "free");
             unmapRegions(quarantine(region, address, byteSize));
             return;
         }
@@ -475,17 +476,28 @@ public final class Heap {
     }
 
     /**
-     * Checks the canary of a claimed block; when it is damaged, ends the claim (the block stays the user's, and
-     * live), reports the fault and throws.
+     * Checks the header and then the canary of a claimed block of a hardened heap (see {@link Hardening}); when
+     * either is damaged, ends the claim (the block stays the user's, and live), reports the fault and throws.
+     *
+     * @return the size the block was asked for, from its checked header
      */
-    private void checkCanary(Region region, long payload, long byteSize, String operation) {
+    private long checkBlock(Region region, long payload, String operation) {
         try {
+            hardening.checkInUse(region, payload); // claimed and live: this memory is ours
+            long byteSize = Block.byteSize(Block.ofPayload(payload));
             hardening.checkCanary(payload, byteSize);
+            return byteSize;
         } catch (IllegalStateException damaged) {
             region.unclaim(payload);
             FaultDetectedEvent.detected(name, operation, payload, damaged);
             throw damaged;
         }
+    }
+
+    /** Reports a damaged block a hardened heap found on the way through {@code operation}, and returns it. */
+    private DamagedBlockException reported(String operation, DamagedBlockException damaged) {
+        FaultDetectedEvent.detected(name, operation, Block.payload(damaged.block()), damaged);
+        return damaged;
     }
 
     /**
@@ -527,13 +539,23 @@ public final class Heap {
         }
         Region region = entry.region();
         long payload = entry.payload();
+        boolean keptOut = false;
         region.stripe.lock.lock();
         try {
             checkOpen();
             checkLive(region, payload);
             return freeToStripe(region, payload);
+        } catch (DamagedBlockException e) {
+            // Nothing was written: the block stays live and claimed, out of use for good, rather than be merged
+            // with what its damaged header or neighbours say.
+            keptOut = true;
+            LOG.log(System.Logger.Level.WARNING, "MemAlloc '" + name + "': " + reported("quarantine", e).getMessage()
+                    + "; the block is kept out of use");
+            return null;
         } finally {
-            region.unclaim(payload);
+            if (!keptOut) {
+                region.unclaim(payload);
+            }
             region.stripe.lock.unlock();
         }
     }
@@ -854,7 +876,7 @@ public final class Heap {
         }
         claim(region, address);
         if (hardening != null) {
-            checkCanary(region, address, Block.byteSize(Block.ofPayload(address)), "reallocate");
+            checkBlock(region, address, "reallocate");
         }
         boolean claimed = true;
         try {
@@ -862,6 +884,8 @@ public final class Heap {
             // A moved block's claim ended when it was freed, or went with it into the quarantine.
             claimed = moved == address;
             return moved;
+        } catch (DamagedBlockException damaged) {
+            throw reported("reallocate", damaged);
         } finally {
             if (claimed) {
                 region.unclaim(address);
@@ -902,6 +926,9 @@ public final class Heap {
             // Checked again: the old block is read only while this lock keeps its region mapped.
             live = !closed.get() && !region.released && region.isLive(address);
             if (live) {
+                if (hardening != null) { // checked before, but a user's write may have come since
+                    checkInUseOrFree(region, address, moved);
+                }
                 oldByteSize = Block.byteSize(Block.ofPayload(address));
                 copy(address, moved, Math.min(oldByteSize, newByteSize));
                 if (hardening == null) { // else it stays claimed, for the quarantine
@@ -925,6 +952,19 @@ public final class Heap {
             unmapOrWarn(List.of(toUnmap));
         }
         return moved;
+    }
+
+    /**
+     * Checks the header of the claimed block at {@code payload} again, giving back the block {@code moved} that a
+     * reallocate took for it when the header is damaged.
+     */
+    private void checkInUseOrFree(Region region, long payload, long moved) {
+        try {
+            hardening.checkInUse(region, payload);
+        } catch (DamagedBlockException damaged) {
+            free(moved);
+            throw damaged;
+        }
     }
 
     private long reallocateLarge(long address, long newByteSize) {
@@ -1080,6 +1120,8 @@ public final class Heap {
             for (long block = stripe.bins.head(bin); block != 0; block = stripe.bins.next(block)) {
                 try {
                     purged += purgeFreeBlock(block);
+                } catch (DamagedBlockException damaged) {
+                    failures.add(reported("trim", damaged));
                 } catch (IllegalStateException refused) {
                     failures.add(refused);
                 }
@@ -1096,6 +1138,9 @@ public final class Heap {
      * @throws IllegalStateException when the OS refuses: the block stays as it was
      */
     private long purgeFreeBlock(long block) {
+        if (hardening != null) { // its size says what to give the OS: checked first
+            Hardening.checkFree(table.find(block), block);
+        }
         long page = os.pageSize();
         long from = (block + Block.HEADER + 16 + page - 1) & -page;
         long to = (block + Block.size(block) - Block.HEADER) & -page;

@@ -62,8 +62,8 @@ final class HeapMapWriter {
         long cell = region.size / BAR_WIDTH;
         long[] usedPerCell = new long[BAR_WIDTH];
         long inUse = 0;
-        for (long block = region.firstBlock(); block < region.epilogue(); block += Block.size(block)) {
-            if (Block.isInUse(block)) {
+        for (long block = region.firstBlock(); block < region.epilogue(); block = next(region, block)) {
+            if (Block.isInUse(block) && next(region, block) <= region.epilogue()) {
                 long size = Block.size(block);
                 inUse += size;
                 for (long at = block; at < block + size; ) {
@@ -83,9 +83,12 @@ final class HeapMapWriter {
         line("%s|   # in use  + partly  . free", bar);
         int rows = 0;
         long block = region.firstBlock();
-        for (; block < region.epilogue() && rows < ROWS_PER_REGION; block += Block.size(block), rows++) {
+        for (; block < region.epilogue() && rows < ROWS_PER_REGION; block = next(region, block), rows++) {
             long size = Block.size(block);
-            if (Block.isInUse(block)) {
+            if (next(region, block) > region.epilogue()) {
+                line("  0x%x  damaged header 0x%016x: its size does not fit the region; the walk stops", block,
+                        Block.header(block));
+            } else if (Block.isInUse(block)) {
                 line("  0x%x  in use  %9s   %s asked, align %d", block, Sizes.format(size),
                         Sizes.format(Block.byteSize(block)), Block.alignment(block));
             } else {
@@ -93,12 +96,21 @@ final class HeapMapWriter {
             }
         }
         int more = 0;
-        for (; block < region.epilogue(); block += Block.size(block)) {
+        for (; block < region.epilogue(); block = next(region, block)) {
             more++;
         }
         if (more > 0) {
             line("  ... and %d more blocks", more);
         }
+    }
+
+    /**
+     * The block after {@code block}, or one past the epilogue when its header's size does not fit the region (a
+     * damaged header): the walks read only inside the region, and end.
+     */
+    private static long next(Region region, long block) {
+        long size = Block.size(block);
+        return size >= Block.MIN_SIZE && size <= region.epilogue() - block ? block + size : region.epilogue() + 1;
     }
 
     @SuppressWarnings("AnnotateFormatMethod") // Error Prone's @FormatMethod would be a run-time dependency

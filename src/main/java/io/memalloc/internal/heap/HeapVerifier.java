@@ -141,6 +141,10 @@ final class HeapVerifier {
             boolean inUse = (header & Block.IN_USE) != 0;
             long payload = Block.payload(block);
             if (inUse) {
+                if (heap.hardening() != null) { // its check bits, and that it fits before the next live block
+                    check(region.isLive(payload), "%s: in use but not marked live", where);
+                    heap.hardening().checkInUse(region, payload);
+                }
                 long byteSize = Block.byteSize(block);
                 long alignment = Block.alignment(block);
                 check(byteSize >= 0 && byteSize <= size - Block.HEADER, "%s: holds %d bytes in a block of %d",

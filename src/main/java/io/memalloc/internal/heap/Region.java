@@ -147,6 +147,38 @@ final class Region {
         return marks;
     }
 
+    /**
+     * The payload of the first live block after {@code payload}, or {@code epilogue() + HEADER} when there is none:
+     * the block at {@code payload} ends there at the latest, and a free block there ends exactly there (free blocks
+     * are always merged, so a free block is followed by a live one or the epilogue). Reads no native memory.
+     */
+    long nextLivePayload(long payload) {
+        long granule = ((payload - base) >>> 4) + 1;
+        int word = (int) (granule >>> 6);
+        long bits = word < liveStarts.length ? liveStarts[word] & (-1L << granule) : 0;
+        while (bits == 0) {
+            if (++word >= liveStarts.length) {
+                return epilogue() + Block.HEADER;
+            }
+            bits = liveStarts[word];
+        }
+        return base + ((((long) word << 6) + Long.numberOfTrailingZeros(bits)) << 4);
+    }
+
+    /** The payload of the last live block before {@code payload}, or 0 when there is none. Reads no native memory. */
+    long prevLivePayload(long payload) {
+        long granule = (payload - base) >>> 4;
+        int word = (int) (granule >>> 6);
+        long bits = liveStarts[word] & ((1L << granule) - 1);
+        while (bits == 0) {
+            if (--word < 0) {
+                return 0;
+            }
+            bits = liveStarts[word];
+        }
+        return base + ((((long) word << 6) + 63 - Long.numberOfLeadingZeros(bits)) << 4);
+    }
+
     void markLive(long payload) {
         long granule = (payload - base) >>> 4;
         liveStarts[(int) (granule >>> 6)] |= 1L << granule;

@@ -49,6 +49,8 @@ final class Stripe {
     final List<Region> regions = new ArrayList<>();
     private final RegionTable table;
     private final EmptyRegions emptyRegions;
+    /** A hardened heap's secrets and checks, or null: see {@link Hardening}. */
+    private final Hardening hardening;
 
     /** The payload of the last block deferred to this stripe, or 0: see the class comment. */
     @SuppressWarnings("unused") // through DEFERRED
@@ -64,6 +66,7 @@ final class Stripe {
         this.index = index;
         this.table = table;
         this.emptyRegions = emptyRegions;
+        this.hardening = hardening;
         this.bins = hardening == null ? new FreeList() : new FreeList(hardening.linkKey(), this::isFreeBlock);
     }
 
@@ -90,6 +93,7 @@ final class Stripe {
             if (block == 0) {
                 return 0;
             }
+            checkFree(block);
             long size = Block.size(block);
             bins.remove(block, size);
             return takeBlock(block, size, Block.isPrevInUse(block), byteSize, blockSize, alignment, zero);
@@ -100,6 +104,7 @@ final class Stripe {
         if (block == 0) {
             return 0;
         }
+        checkFree(block);
         long size = Block.size(block);
         boolean prevInUse = Block.isPrevInUse(block);
         bins.remove(block, size);
@@ -126,6 +131,9 @@ final class Stripe {
         long end = splitTail(block, size, blockSize);
         long used = end - block;
         Block.setInUse(block, used, prevInUse, byteSize, alignment);
+        if (hardening != null) {
+            hardening.seal(block);
+        }
         long payload = Block.payload(block);
         Region region = regionOf(block);
         if (region.liveBlocks++ == 0) {
@@ -169,21 +177,37 @@ final class Stripe {
         long block = Block.ofPayload(payload);
         long header = Block.header(block);
         long size = Block.sizeOfHeader(header);
+        long next = block + size;
+        boolean nextFree;
+        long prev; // the free block just before, or 0
+        if (hardening != null) { // the header and both neighbours checked against the live bits, before any write
+            hardening.checkInUse(region, payload);
+            nextFree = Hardening.isFreeBlockAt(region, next);
+            prev = hardening.freeBlockBefore(region, block);
+            if (nextFree) {
+                bins.checkListed(next, Block.size(next));
+            }
+            if (prev != 0) {
+                bins.checkListed(prev, block - prev);
+            }
+        } else {
+            nextFree = !Block.isInUse(next);
+            prev = (header & Block.PREV_IN_USE) != 0 ? 0 : block - Block.prevFooter(block);
+        }
         allocatedBytes -= Block.byteSize(block);
         frees++;
         region.clearLive(payload);
         region.liveBlocks--;
 
-        long next = block + size;
-        if (!Block.isInUse(next)) {
+        if (nextFree) {
             long nextSize = Block.size(next);
             bins.remove(next, nextSize);
             size += nextSize;
         }
-        boolean prevInUse = (header & Block.PREV_IN_USE) != 0;
-        if (!prevInUse) {
-            long prevSize = Block.prevFooter(block);
-            block -= prevSize;
+        boolean prevInUse = true;
+        if (prev != 0) {
+            long prevSize = block - prev;
+            block = prev;
             bins.remove(block, prevSize);
             size += prevSize;
             prevInUse = Block.isPrevInUse(block);
@@ -205,6 +229,9 @@ final class Stripe {
      * @return whether it was resized; when not, nothing changed
      */
     boolean resizeInPlace(Region region, long payload, long newByteSize, long newBlockSize) {
+        if (hardening != null) { // checked before the lock too, but a user's write may have come since
+            hardening.checkInUse(region, payload);
+        }
         long block = Block.ofPayload(payload);
         long header = Block.header(block);
         long size = Block.sizeOfHeader(header);
@@ -213,10 +240,10 @@ final class Stripe {
         boolean prevInUse = (header & Block.PREV_IN_USE) != 0;
         long end;
         if (newBlockSize <= size) {
-            end = shrinkTail(block, size, newBlockSize);
+            end = shrinkTail(region, block, size, newBlockSize);
         } else {
             long next = block + size;
-            if (Block.isInUse(next)) {
+            if (!isFreeAfter(region, next)) {
                 return false;
             }
             long nextSize = Block.size(next);
@@ -227,6 +254,9 @@ final class Stripe {
             end = splitTail(block, size + nextSize, newBlockSize);
         }
         Block.setInUse(block, end - block, prevInUse, newByteSize, alignment);
+        if (hardening != null) {
+            hardening.seal(block);
+        }
         if (newByteSize > oldByteSize) {
             region.handOut(payload + oldByteSize, payload + newByteSize, end, true);
         }
@@ -235,9 +265,9 @@ final class Stripe {
     }
 
     /** Gives back the tail of an in-use block beyond {@code need} bytes, merged with a free next block. */
-    private long shrinkTail(long block, long size, long need) {
+    private long shrinkTail(Region region, long block, long size, long need) {
         long next = block + size;
-        boolean nextFree = !Block.isInUse(next);
+        boolean nextFree = isFreeAfter(region, next);
         long rest = size - need;
         if (nextFree) {
             long nextSize = Block.size(next);
@@ -251,6 +281,26 @@ final class Stripe {
         bins.insert(tail, rest);
         Block.setPrevInUse(tail + rest, false);
         return tail;
+    }
+
+    /**
+     * Checks a free block a list named, in a hardened heap, before its size is used ({@link Hardening#checkFree}).
+     *
+     * @throws DamagedBlockException when it was written over
+     */
+    private void checkFree(long block) {
+        if (hardening != null) {
+            Hardening.checkFree(regionOf(block), block);
+            bins.checkListed(block, Block.size(block));
+        }
+    }
+
+    /**
+     * Whether the block at {@code next}, just after an in-use block, is free: in a hardened heap from the live bits,
+     * and checked when it is ({@link Hardening#isFreeBlockAt}); else from its header.
+     */
+    private boolean isFreeAfter(Region region, long next) {
+        return hardening != null ? Hardening.isFreeBlockAt(region, next) : !Block.isInUse(next);
     }
 
     /** Adds a freshly mapped and {@link Region#initialize initialized} region, as one free block. */
