@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatCode;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowable;
+import static org.assertj.core.api.InstanceOfAssertFactories.STRING;
 
 import io.memalloc.internal.heap.Heap;
 import io.memalloc.internal.heap.HeapConfig;
@@ -15,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.ToIntFunction;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -27,6 +29,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 class FaultInjectionTest {
     private static final long REGION = 64 * 1024;
     private static final long KIB = 1024;
+
+    @RegisterExtension
+    final LogCapture log = new LogCapture();
 
     /** One stripe and no cached empty region: every region that empties is unmapped at once. */
     private static MemAlloc allocator(FaultyOsMemory os) {
@@ -235,6 +240,14 @@ class FaultInjectionTest {
                     stillOwed |= refusedHere;
                 }
                 assertThat(owed).as("a mapping owed after %s, unmap %d refused", step.name(), n).isEqualTo(stillOwed);
+                List<String> logged = log.take();
+                if (refusedHere && step.onRefusedUnmap() == OnRefusedUnmap.LOGS) {
+                    assertThat(logged).as("logged by %s, unmap %d refused", step.name(), n).singleElement(STRING)
+                            .startsWith(LogCapture.unmapRefused(alloc.name()))
+                            .contains("trim() and close() try again", "injected: munmap");
+                } else {
+                    assertThat(logged).as("logged by %s, unmap %d refused", step.name(), n).isEmpty();
+                }
                 assertConsistent(alloc, os);
                 workload.assertContents();
             }
@@ -316,6 +329,7 @@ class FaultInjectionTest {
     @Test
     void anUnmapRefusedWhenALargeBlockIsFreedIsThrownOnceItIsFreedAndTheMappingStaysCountedUntilTrim() {
         FaultyOsMemory os = new FaultyOsMemory();
+        String name;
         try (MemAlloc alloc = allocator(os)) {
             MemorySegment large = alloc.allocate(100_000, 16);
             MemorySegment witness = alloc.allocate(100, 16);
@@ -347,7 +361,10 @@ class FaultInjectionTest {
             Contents.fill(again, 3);
             alloc.free(again);
             assertConsistent(alloc, os);
+            name = alloc.name();
         }
+        assertThat(log.take()).as("the witness, left to close").singleElement(STRING)
+                .startsWith(LogCapture.neverFreed(name, 1, 100));
     }
 
     @Test
@@ -361,6 +378,10 @@ class FaultInjectionTest {
             MemorySegment moved = alloc.reallocate(large, 300_000);
 
             assertThat(os.faults()).isOne();
+            assertThat(log.take()).as("a reallocate returns the block it made: it logs the refusal")
+                    .singleElement(STRING)
+                    .startsWith(LogCapture.unmapRefused(alloc.name()) + Long.toHexString(large.address()) + " (")
+                    .contains("trim() and close() try again", "injected: munmap");
             assertThat(moved.address()).isNotEqualTo(large.address());
             assertThat(Contents.firstMismatch(moved, 100_000, 4)).isEqualTo(-1);
             assertThat(alloc.heapMap()).contains("owed 0x" + Long.toHexString(large.address()));
@@ -439,6 +460,7 @@ class FaultInjectionTest {
     @Test
     void anUnmapRefusedDuringTrimIsThrownOnceTheRestIsGivenBackAndTheNextTrimTriesAgain() {
         FaultyOsMemory os = new FaultyOsMemory();
+        String name;
         try (MemAlloc alloc = MemAlloc.builder().stripes(1).regionSize(REGION).cachedRegions(4).build(os)) {
             MemorySegment witness = alloc.allocate(100, 16); // first, so that it shares the first region
             Contents.fill(witness, 8);
@@ -469,7 +491,10 @@ class FaultInjectionTest {
             }
             assertConsistent(alloc, os);
             assertThat(Contents.firstMismatch(witness, 8)).isEqualTo(-1);
+            name = alloc.name();
         }
+        assertThat(log.take()).as("the blocks left to close").singleElement(STRING)
+                .startsWith(LogCapture.neverFreed(name, 6, 100 + 5 * 30_000));
     }
 
     @Test
@@ -493,6 +518,8 @@ class FaultInjectionTest {
         assertThat(thrown).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("is closed, but the OS did not take back 1 of its mappings")
                 .cause().hasMessageContaining("did not take back the mapping at");
+        assertThat(log.take()).as("the blocks left to close, reported before it unmaps").singleElement(STRING)
+                .startsWith(LogCapture.neverFreed(alloc.name(), 10, 8 * 10_000 + 100_000 + 200_000));
         assertThat(os.unmaps()).as("every mapping tried").isEqualTo(mappings);
         assertThat(os.mappingCount()).isOne();
         assertOsAgrees(alloc.stats().mappedBytes(), alloc.stats().mapCount() - alloc.stats().unmapCount(), os);
@@ -518,6 +545,8 @@ class FaultInjectionTest {
         Throwable thrown = catchThrowable(alloc::close);
 
         assertThat(os.faults()).isEqualTo(refusals);
+        assertThat(log.take()).as("the large block, left to close").singleElement(STRING)
+                .startsWith(LogCapture.neverFreed(alloc.name(), 1, 100_000));
         assertThat(os.holds(leaked.address())).as("the large block's mapping").isFalse();
         assertOsAgrees(alloc.stats().mappedBytes(), alloc.stats().mapCount() - alloc.stats().unmapCount(), os);
         if (refusals == 1) {
@@ -660,6 +689,7 @@ class FaultInjectionTest {
     @Test
     void aPurgeRefusedDuringTrimLeavesThatBlockUnpurgedPurgesTheRestAndTheNextTrimPurgesIt() {
         FaultyOsMemory os = new FaultyOsMemory();
+        String name;
         try (MemAlloc alloc = MemAlloc.builder().stripes(1).regionSize(REGION).cachedRegions(1).build(os)) {
             List<MemorySegment> blocks = new ArrayList<>();
             for (int i = 0; i < 6; i++) { // free blocks of whole pages between blocks in use
@@ -688,7 +718,10 @@ class FaultInjectionTest {
             }
             MemorySegment reused = alloc.allocate(12_000, 16);
             assertThat(Contents.firstMismatch(reused, 0)).as("zeroed").isEqualTo(-1);
+            name = alloc.name();
         }
+        assertThat(log.take()).as("the blocks left to close").singleElement(STRING)
+                .startsWith(LogCapture.neverFreed(name, 5, 3 * 100 + 2 * 12_000));
     }
 
     // maxMappedBytes reached part way.

@@ -4,12 +4,14 @@ import static io.memalloc.internal.os.ProcMaps.permissionsAt;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.InstanceOfAssertFactories.STRING;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledOnOs;
 import org.junit.jupiter.api.condition.OS;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Guard pages ({@code MemAlloc.builder().guardPages(true)}): each large block's mapping ends in a page that faults
@@ -21,6 +23,9 @@ class GuardPagesTest {
     private static final long REGION = 64 * 1024;
     /** Above half a region: a large block, with a mapping of its own. */
     private static final long LARGE = 100_000;
+
+    @RegisterExtension
+    final LogCapture log = new LogCapture();
 
     private static MemAlloc guarded(FaultyOsMemory os, boolean hardened) {
         return MemAlloc.builder().regionSize(REGION).stripes(1).guardPages(true).hardened(hardened).build(os);
@@ -107,12 +112,16 @@ class GuardPagesTest {
     @Test
     void aHardenedAllocatorStillFindsAWritePastTheEndShortOfTheGuard() {
         FaultyOsMemory os = new FaultyOsMemory();
+        String name;
         try (MemAlloc alloc = guarded(os, true)) {
             MemorySegment block = alloc.allocate(LARGE, 16);
             widened(block, LARGE + 1).set(JAVA_BYTE, LARGE, (byte) 0);
             assertThatThrownBy(() -> alloc.free(block)).isInstanceOf(IllegalStateException.class)
                     .hasMessageContaining("was written past its end");
+            name = alloc.name();
         }
+        assertThat(log.take()).as("the damaged block, refused by free, is left to close").singleElement(STRING)
+                .startsWith(LogCapture.neverFreed(name, 1, LARGE));
     }
 
     @SuppressWarnings("restricted")

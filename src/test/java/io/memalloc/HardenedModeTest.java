@@ -4,6 +4,7 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.InstanceOfAssertFactories.STRING;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -17,6 +18,7 @@ import jdk.jfr.Recording;
 import jdk.jfr.consumer.RecordedEvent;
 import jdk.jfr.consumer.RecordingFile;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -28,6 +30,9 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class HardenedModeTest {
     private static final long REGION = 64 * 1024;
+
+    @RegisterExtension
+    final LogCapture log = new LogCapture();
 
     @TempDir
     Path dir;
@@ -62,6 +67,8 @@ class HardenedModeTest {
         MemorySegment other = alloc.allocate(100, 8);
         alloc.free(other);
         alloc.close();
+        assertThat(log.take()).as("the damaged block, refused by free, is left to close").singleElement(STRING)
+                .startsWith(LogCapture.neverFreed(alloc.name(), 1, 100));
     }
 
     @Test
@@ -74,6 +81,8 @@ class HardenedModeTest {
             return block.address();
         });
         long address = faults.address();
+        assertThat(log.take()).as("the damaged block, refused, is left to close").singleElement(STRING)
+                .startsWith(LogCapture.neverFreed("overflow", 1, 48));
         assertThat(faults.events()).extracting(e -> e.getString("operation")).containsExactly("free", "reallocate");
         assertThat(faults.events()).allSatisfy(e -> {
             assertThat(e.getLong("address")).isEqualTo(address);
@@ -114,6 +123,7 @@ class HardenedModeTest {
 
     @Test
     void aWritePastTheEndOfALargeBlockIsReportedToo() {
+        String name;
         try (MemAlloc alloc = hardened()) {
             MemorySegment large = alloc.allocate(REGION, 16);
             assertThat(alloc.stats().largeBlockCount()).isEqualTo(1);
@@ -122,7 +132,10 @@ class HardenedModeTest {
                     .hasMessageContaining("of " + REGION + " bytes was written past its end");
             assertThatThrownBy(() -> alloc.reallocate(large, 2 * REGION)).isInstanceOf(IllegalStateException.class);
             assertThat(alloc.stats().largeBlockCount()).isEqualTo(1);
+            name = alloc.name();
         }
+        assertThat(log.take()).as("the damaged block, refused, is left to close").singleElement(STRING)
+                .startsWith(LogCapture.neverFreed(name, 1, REGION));
     }
 
     @Test
@@ -146,6 +159,7 @@ class HardenedModeTest {
 
     @Test
     void aStrayWriteOverAFreeBlocksLinksIsDetectedInsteadOfFollowed() {
+        String name;
         try (MemAlloc alloc = hardened()) {
             // In a fresh region the first block is followed by the free rest of the region. 100 bytes, the canary
             // and the header make a 128-byte block, so the free block's header lies 120 bytes into the payload and
@@ -161,11 +175,15 @@ class HardenedModeTest {
                     .hasMessageContaining(expected);
             assertThatThrownBy(() -> alloc.allocate(200, 8)).isInstanceOf(IllegalStateException.class)
                     .hasMessageContaining(expected);
+            name = alloc.name();
         }
+        assertThat(log.take()).as("the block, left to close").singleElement(STRING)
+                .startsWith(LogCapture.neverFreed(name, 1, 100));
     }
 
     @Test
     void aLinkRewrittenToAnotherFreeBlockIsCaughtWhenTheBlockIsUnlinked() {
+        String name;
         try (MemAlloc alloc = hardened()) {
             alloc.allocate(100, 8); // so that the freed block has no free neighbour to merge with
             MemorySegment freed = alloc.allocate(100, 8);
@@ -183,7 +201,10 @@ class HardenedModeTest {
             assertThatThrownBy(() -> alloc.allocate(100, 8)).isInstanceOf(IllegalStateException.class)
                     .hasMessageContaining(String.format("the free block at 0x%x is not linked back by its next,"
                             + " 0x%x", freed.address() - 8, rest));
+            name = alloc.name();
         }
+        assertThat(log.take()).as("the blocks either side, left to close").singleElement(STRING)
+                .startsWith(LogCapture.neverFreed(name, 2, 200));
     }
 
     @Test
@@ -239,6 +260,9 @@ class HardenedModeTest {
             assertThat(alloc.stats().liveAllocations()).isZero();
             return block.address();
         });
+        assertThat(log.take()).containsExactly(String.format("WARNING: MemAlloc 'use-after-free': the freed block at"
+                + " 0x%x of 32 bytes was written after its free, at 0x%x (a use after free)", faults.address(),
+                faults.address() + 5));
         assertThat(faults.events()).singleElement().satisfies(e -> {
             assertThat(e.getString("operation")).isEqualTo("quarantine");
             assertThat(e.getLong("address")).isEqualTo(faults.address());

@@ -22,6 +22,7 @@ import jdk.jfr.Recording;
 import jdk.jfr.consumer.RecordedEvent;
 import jdk.jfr.consumer.RecordingFile;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Every MemAlloc event, recorded while a workload runs, read back from the file, with its fields. */
@@ -29,6 +30,9 @@ class JfrEventsTest {
     private static final long REGION = 64 * 1024;
     private static final List<String> EVENTS = List.of("RegionMapped", "RegionUnmapped", "Trim", "ArenaClosed",
             "AllocationFailed", "FaultDetected", "LeakDetected");
+
+    @RegisterExtension
+    final LogCapture log = new LogCapture();
 
     @TempDir
     Path dir;
@@ -121,6 +125,8 @@ class JfrEventsTest {
             assertThat(e.getLong("liveBytes")).isEqualTo(leakedBytes);
             assertThat(e.getString("what")).contains("jfr-test", "1 blocks never freed");
         });
+        assertThat(log.take()).as("the warning, which says what the event says")
+                .containsExactly("WARNING: " + byName.get("LeakDetected").get(0).getString("what"));
     }
 
     @Test

@@ -14,6 +14,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -27,6 +28,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 @Timeout(60) // guards a hang only: each wait for the collector gives up after 20 s
 class LeakReportTest {
     private static final String LEAK_EVENT = "io.memalloc.LeakDetected";
+
+    @RegisterExtension
+    final LogCapture log = new LogCapture();
 
     /** Every LeakDetected event, as the stream delivers them (on its own thread). */
     private final List<RecordedEvent> leaks = new CopyOnWriteArrayList<>();
@@ -164,5 +168,8 @@ class LeakReportTest {
     @AfterEach
     void stopStreaming() {
         stream.close();
+        // Each report is a warning too, logged just before its event: the one says what the other says.
+        assertThat(log.take()).containsExactlyInAnyOrderElementsOf(
+                leaks.stream().map(e -> "WARNING: " + e.getString("what")).toList());
     }
 }

@@ -3,13 +3,17 @@ package io.memalloc;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.InstanceOfAssertFactories.STRING;
 
 import io.memalloc.internal.os.AddressSpace;
 import java.lang.foreign.MemorySegment;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Closing, the global allocator, statistics, trimming, the heap map and the verifier. */
 class LifecycleTest {
+    @RegisterExtension
+    final LogCapture log = new LogCapture();
 
     @Test
     void closeUnmapsEverythingAndSegmentsBecomeInaccessible() {
@@ -21,6 +25,9 @@ class LifecycleTest {
 
         alloc.close();
 
+        assertThat(log.take()).singleElement(STRING)
+                .startsWith(LogCapture.neverFreed(alloc.name(), 2, 64 + (1 << 20)))
+                .endsWith("Build it with leakSites(true) to learn where they were allocated.");
         assertThat(alloc.stats().mappedBytes()).isZero();
         assertThat(alloc.stats().regionCount()).isZero();
         assertThat(small.scope().isAlive()).isFalse();
@@ -132,6 +139,8 @@ class LifecycleTest {
         assertThatThrownBy(alloc::verifyHeap).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("footer 12345");
         alloc.close();
+        assertThat(log.take()).as("b, left to close").singleElement(STRING)
+                .startsWith(LogCapture.neverFreed(alloc.name(), 1, 64));
     }
 
     @Test
@@ -149,5 +158,7 @@ class LifecycleTest {
         assertThatThrownBy(alloc::verifyHeap).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("missing from its list");
         alloc.close();
+        assertThat(log.take()).as("the two blocks left to close").singleElement(STRING)
+                .startsWith(LogCapture.neverFreed(alloc.name(), 2, 128));
     }
 }

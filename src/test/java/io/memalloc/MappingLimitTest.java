@@ -2,12 +2,16 @@ package io.memalloc;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.InstanceOfAssertFactories.STRING;
 
 import java.lang.foreign.MemorySegment;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** maxMappedBytes and a failing OS: OutOfMemoryError with a clear message, and the allocator keeps working. */
 class MappingLimitTest {
+    @RegisterExtension
+    final LogCapture log = new LogCapture();
 
     @Test
     void aRequestOverTheCapIsOutOfMemoryAndNamesCapAndRequest() {
@@ -44,6 +48,7 @@ class MappingLimitTest {
 
     @Test
     void smallRequestsFillTheCapAndThenFail() {
+        String name;
         try (MemAlloc alloc = MemAlloc.builder().stripes(1).regionSize(64 * 1024).maxMappedBytes(128 * 1024)
                 .build()) {
             int served = 0;
@@ -65,7 +70,10 @@ class MappingLimitTest {
                 alloc.free(segment);
             }
             assertThat(alloc.allocate(10_000, 16).byteSize()).isEqualTo(10_000);
+            name = alloc.name();
         }
+        assertThat(log.take()).as("the last block, left to close").singleElement(STRING)
+                .startsWith(LogCapture.neverFreed(name, 1, 10_000));
     }
 
     @Test

@@ -33,8 +33,10 @@ import org.junit.jupiter.params.provider.ValueSource;
  * instant (each announces itself and spins until the other has: a spin barrier, tighter than a lock or a latch,
  * whose wake-up takes microseconds), and each returns its outcome as a word; the pair of words must be in the
  * race's allowed set, and the heap is checked after each iteration. The outcomes seen are counted and logged, as
- * jcstress does. An iteration count (1,000 per second of {@code memalloc.soakSeconds}, so 2,000 by default) and the
- * soak time bound each race, whichever comes first; at least {@link #MIN_ITERATIONS} run whatever the clock says.
+ * jcstress does (through {@link System.Logger} at DEBUG, which the console does not print by default, so that a
+ * passing build stays quiet; {@code ./build -Pfigures -Dtest=RaceTest test} prints them). An iteration count (1,000
+ * per second of {@code memalloc.soakSeconds}, so 2,000 by default) and the soak time bound each race, whichever comes
+ * first; at least {@link #MIN_ITERATIONS} run whatever the clock says.
  *
  * <p>Why not jcstress itself: it is not a JUnit engine but a harness of its own (an annotation processor that
  * generates the test classes, an uber-jar run by its own main, forked JVMs per test configuration), so it would need
@@ -108,7 +110,7 @@ class RaceTest {
             seen.merge(outcome, 1, Integer::sum);
             race.check(state, outcome1, outcome2);
         }
-        LOG.log(System.Logger.Level.INFO, String.format("RaceTest %s: %,d iterations in %.1f s, outcomes %s", name,
+        LOG.log(System.Logger.Level.DEBUG, String.format("RaceTest %s: %,d iterations in %.1f s, outcomes %s", name,
                 i, (System.nanoTime() - start) / 1e9, seen));
         return seen;
     }
@@ -385,7 +387,7 @@ class RaceTest {
             };
             run("allocate and shared arena close", race, Set.of("allocated, used | closed",
                     "allocated, closed at use | closed", "closed at allocate | closed"));
-            LOG.log(System.Logger.Level.INFO, "RaceTest allocate and shared arena close: the JDK's close left the"
+            LOG.log(System.Logger.Level.DEBUG, "RaceTest allocate and shared arena close: the JDK's close left the"
                     + " allocating thread interrupted " + leftInterrupted + " times (a JDK 25 behaviour)");
         }
     }

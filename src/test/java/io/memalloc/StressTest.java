@@ -40,7 +40,12 @@ import org.junit.jupiter.params.provider.ValueSource;
  * <p>What each test asserts does not depend on timing: every block holds its own byte, checked before it is freed
  * and after it is moved; fresh zeroed memory reads as zero; alignments are met; at the end the heap verifies and
  * its counters come back to where they were. Each test logs its figures (threads, operations, seconds) through
- * {@link System.Logger} at INFO.
+ * {@link System.Logger} at DEBUG, which the console does not print by default, so that a passing build stays quiet;
+ * the POM's {@code figures} profile prints them (with {@code src/test/logging/figures.properties}):
+ *
+ * <pre>
+ * ./build -Pfigures -Dmemalloc.soakSeconds=60 -Dtest=StressTest test
+ * </pre>
  */
 class StressTest {
     private static final System.Logger LOG = System.getLogger(StressTest.class.getName());
@@ -573,10 +578,10 @@ class StressTest {
         }
     }
 
-    /** Logs one test's figures, for the reliability page. */
+    /** Logs one test's figures, for the reliability page: at DEBUG, printed with {@code ./build -Pfigures}. */
     private static void report(String what, int threads, long operations, long nanos, String details) {
         double seconds = nanos / 1e9;
-        LOG.log(System.Logger.Level.INFO, String.format("StressTest %s: %d threads, %,d operations in %.1f s"
+        LOG.log(System.Logger.Level.DEBUG, String.format("StressTest %s: %d threads, %,d operations in %.1f s"
                 + " (%,.0f per second); %s", what, threads, operations, seconds, operations / seconds, details));
     }
 }
