@@ -91,6 +91,13 @@ final class LogCapture implements BeforeEachCallback, AfterEachCallback {
         }
     }
 
+    /** {@return the records so far whose message contains {@code text}, oldest first} They stay to be taken. */
+    List<LogRecord> mentioning(String text) {
+        synchronized (records) {
+            return records.stream().filter(record -> record.getMessage().contains(text)).toList();
+        }
+    }
+
     /**
      * {@return how {@link #take()} gives the start of {@link MemAlloc#close()}'s warning about blocks never freed}
      * What follows it says where they were allocated, or how to learn that.

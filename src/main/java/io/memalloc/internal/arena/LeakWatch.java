@@ -5,11 +5,15 @@ import io.memalloc.internal.event.LeakDetectedEvent;
 import io.memalloc.internal.heap.Sites;
 import java.lang.foreign.Arena;
 import java.lang.ref.Cleaner;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 
 /**
  * Watches a confined or shared arena that is open: if it becomes unreachable without being closed, its memory goes
- * back to the heap and the leak is reported, once, through {@link System.Logger} and a {@code LeakDetected} event,
- * with where the arena was created when creation sites are recorded.
+ * back to the heap and the leak is reported: a {@code LeakDetected} event for each arena, and a WARNING through
+ * {@link System.Logger} for the first arena of each {@link LeakSite} (with where it was created when creation sites
+ * are recorded), then a line with the count of those since, at most every {@link #REPORT_INTERVAL_SECONDS} seconds
+ * ({@link LeakReports}): a program that drops arenas by the thousand would otherwise log a warning for each.
  *
  * <pre>
  *  segments ──┐
@@ -25,6 +29,15 @@ final class LeakWatch implements Runnable {
     private static final System.Logger LOG = System.getLogger("io.memalloc.MemAlloc");
     private static final Cleaner CLEANER =
             Cleaner.create(Thread.ofPlatform().name("MemAlloc arena leak watch").factory());
+    /** The least time between two log lines of one {@link LeakSite}. */
+    static final long REPORT_INTERVAL_SECONDS = 5;
+    /**
+     * How many sites are told apart, each keeping up to {@link LeakSite#KEY_FRAMES} frames: a bound on the Java heap
+     * the counts take, however many places leak.
+     */
+    static final int MAX_SITES = 1024;
+    /** Replaced only by a test, which runs the reports on a clock of its own ({@link #reportWith}). */
+    private static volatile LeakReports<LeakSite> reports = reportsOn(System::nanoTime);
 
     private final Kind kind;
     private final ChunkPool pool;
@@ -53,6 +66,22 @@ final class LeakWatch implements Runnable {
     static LeakWatch start(Arena jdkArena, Kind kind, ChunkPool pool, ArenaChunks chunks, long pooledBase,
                            Throwable site, Runnable onRelease) {
         return new LeakWatch(jdkArena, kind, pool, chunks, pooledBase, site, onRelease);
+    }
+
+    /** {@return fresh reports of leaked arenas, on {@code nanoClock}} */
+    static LeakReports<LeakSite> reportsOn(LongSupplier nanoClock) {
+        return new LeakReports<>(nanoClock, TimeUnit.SECONDS.toNanos(REPORT_INTERVAL_SECONDS), MAX_SITES,
+                LeakSite.ELSEWHERE);
+    }
+
+    /**
+     * Has every leak from now on reported through {@code replacement}, for a test that moves its clock; {@return the
+     * reports it replaces}, for the test to put back.
+     */
+    static LeakReports<LeakSite> reportWith(LeakReports<LeakSite> replacement) {
+        LeakReports<LeakSite> before = reports;
+        reports = replacement;
+        return before;
     }
 
     /** The arena was closed and gave its memory back: the watch ends. */
@@ -93,11 +122,27 @@ final class LeakWatch implements Runnable {
                 + " chunks (%d bytes) go back now. %s", kind.eventName, pool.heapName(), chunkCount, heldBytes,
                 site == null ? "Run with -Dmemalloc.leakSites=true (or MemAlloc.builder().leakSites(true)) to"
                         + " record where arenas are created" : "It was created " + Sites.firstCaller(site));
-        LOG.log(System.Logger.Level.WARNING, what, site == null ? null : Sites.fromCaller(site));
-        LeakDetectedEvent.detected(pool.heapName(), what, chunkCount, heldBytes);
-        if (refused != null) { // nobody to throw it to on the cleaner's thread
-            LOG.log(System.Logger.Level.WARNING, "MemAlloc '" + pool.heapName() + "': giving back a leaked"
-                    + " arena's memory, the OS refused an unmap", refused);
+        try {
+            log(what);
+        } finally { // the event even when a logging handler throws: it is the one record of every arena
+            LeakDetectedEvent.detected(pool.heapName(), what, chunkCount, heldBytes);
+            if (refused != null) { // nobody to throw it to on the cleaner's thread
+                LOG.log(System.Logger.Level.WARNING, "MemAlloc '" + pool.heapName() + "': giving back a leaked"
+                        + " arena's memory, the OS refused an unmap", refused);
+            }
+        }
+    }
+
+    /** Logs this leak in full if it is its site's first, and whatever counts of leaks are due. */
+    private void log(String what) {
+        LeakReports.Decision<LeakSite> decision = reports.leaked(LeakSite.of(pool.heapName(), kind, site));
+        if (decision.inFull()) {
+            String later = decision.key().laterLeaks(decision.number(), REPORT_INTERVAL_SECONDS);
+            LOG.log(System.Logger.Level.WARNING, what + ". " + later, site == null ? null : Sites.fromCaller(site));
+        }
+        for (LeakReports.Summary<LeakSite> summary : decision.summaries()) {
+            LOG.log(System.Logger.Level.WARNING, summary.key().summary(summary.number(), summary.count(),
+                    summary.total()));
         }
     }
 }

@@ -53,9 +53,26 @@ public final class Sites {
         if (first == frames.length) {
             return "at an unknown place";
         }
-        StackTraceElement frame = frames[first];
+        return at(frames[first]);
+    }
+
+    /** {@return "at Frame(File.java:12)"} */
+    public static String at(StackTraceElement frame) {
         return "at " + frame.getClassName() + "." + frame.getMethodName() + "(" + frame.getFileName() + ":"
                 + frame.getLineNumber() + ")";
+    }
+
+    /**
+     * {@return at most {@code max} frames of {@code site}, from the caller's first} The frames {@link #fromCaller}
+     * keeps, cut short: what tells one place apart from another, for counting leaks by where they came from.
+     */
+    public static List<StackTraceElement> callerFrames(Throwable site, int max) {
+        StackTraceElement[] frames = site.getStackTrace();
+        int first = firstCallerIndex(frames);
+        if (first == frames.length) { // as fromCaller does: the whole trace says more than none
+            first = 0;
+        }
+        return List.of(Arrays.copyOfRange(frames, first, Math.min(frames.length, first + max)));
     }
 
     /**
