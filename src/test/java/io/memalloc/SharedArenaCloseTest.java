@@ -93,6 +93,24 @@ class SharedArenaCloseTest {
         }
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"confined", "shared"})
+    void aCleanupActionThatThrowsAnErrorStillLetsTheMemoryGoBack(String kind) {
+        MemAlloc alloc = MemAlloc.builder().regionSize(1 << 20).build();
+        MemArena arena = kind.equals("confined") ? alloc.newConfinedArena() : alloc.newSharedArena();
+        arena.allocate(64 * 1024); // a block of its own
+        assertThat(alloc.stats().liveAllocations()).isPositive();
+        // The JDK stops running cleanup actions at an Error: the release MemAlloc registered first must not be lost.
+        MemorySegment.NULL.reinterpret(arena, _ -> {
+            throw new AssertionError("a cleanup action's own bug");
+        });
+        assertThatThrownBy(arena::close).isInstanceOf(AssertionError.class).hasMessage("a cleanup action's own bug");
+        assertThat(arena.scope().isAlive()).isFalse();
+        alloc.trim();
+        assertThat(alloc.stats().allocatedBytes()).isZero();
+        alloc.close(); // refused while an arena is counted open
+    }
+
     /** An allocation's outcome: the segment, or what it threw. */
     private static Object attempt(MemArena arena, long size) {
         try {

@@ -137,7 +137,11 @@ final class ConfinedArenaAllocator extends ArenaAllocator {
                 closed = false;
                 throw e;
             }
-            release(); // closed, but a cleanup action threw: the memory goes back all the same
+            try {
+                release(); // closed, but a cleanup action threw: the memory goes back all the same
+            } catch (RuntimeException | Error refused) {
+                e.addSuppressed(refused);
+            }
             throw e;
         }
         release();
@@ -145,7 +149,8 @@ final class ConfinedArenaAllocator extends ArenaAllocator {
 
     private void release() {
         leaveCurrent();
-        reportClosed(lifetime, pool, Kind.CONFINED, pooledUsed + chunks.usedBytes(), 1 + chunks.count());
+        long usedBytes = pooledUsed + chunks.usedBytes();
+        int chunkCount = 1 + chunks.count();
         try {
             Failures failures = new Failures();
             try {
@@ -161,8 +166,12 @@ final class ConfinedArenaAllocator extends ArenaAllocator {
             }
             failures.throwIfAny();
         } finally {
-            watch.closed();
-            onRelease.run();
+            try {
+                reportClosed(lifetime, pool, Kind.CONFINED, usedBytes, chunkCount);
+            } finally {
+                watch.closed();
+                onRelease.run();
+            }
             // The scope stays reachable until the watch has ended: else the collector could find it unreachable
             // meanwhile, and the watch give the chunks back a second time.
             Reference.reachabilityFence(jdkArena);

@@ -5,6 +5,7 @@ import io.memalloc.internal.os.AddressSpace;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.Reference;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -52,8 +53,69 @@ final class SharedArenaAllocator extends ArenaAllocator {
         }
     }
 
+    /**
+     * Gives an arena's chunks back, once: run by the JDK as a cleanup action, or by {@link #close()} when a user's
+     * cleanup action threw an {@link Error} (the JDK's close stops at it, before this one). A class of its own, not a
+     * lambda of the arena's, so that it cannot capture the scope (an automatic arena's scope could then never become
+     * unreachable). It takes the arena's lock, which references nothing, so that it reads the chunk list the arena's
+     * threads wrote, and so that a refill in progress finishes first and its chunk goes too.
+     */
+    private static final class Release implements Runnable {
+        private final AtomicBoolean done = new AtomicBoolean();
+        private final Kind kind;
+        private final ReentrantLock lock;
+        private final ArenaChunks chunks;
+        private final ChunkPool pool;
+        private final ArenaClosedEvent lifetime;
+        /** A shared arena's leak watch, or null. */
+        private final LeakWatch watch;
+        private final Runnable onRelease;
+
+        Release(Kind kind, ReentrantLock lock, ArenaChunks chunks, ChunkPool pool, ArenaClosedEvent lifetime,
+                LeakWatch watch, Runnable onRelease) {
+            this.kind = kind;
+            this.lock = lock;
+            this.chunks = chunks;
+            this.pool = pool;
+            this.lifetime = lifetime;
+            this.watch = watch;
+            this.onRelease = onRelease;
+        }
+
+        @Override
+        public void run() {
+            if (!done.compareAndSet(false, true)) {
+                return;
+            }
+            long usedBytes = 0;
+            int chunkCount = 0;
+            lock.lock();
+            try {
+                usedBytes = chunks.usedBytes();
+                chunkCount = chunks.count();
+                chunks.release(pool);
+            } finally {
+                lock.unlock();
+                try {
+                    reportClosed(lifetime, pool, kind, usedBytes, chunkCount);
+                } finally {
+                    if (watch != null) {
+                        watch.closed();
+                    }
+                    onRelease.run();
+                }
+            }
+        }
+
+        /** Makes {@link #run()} do nothing: the arena failed to open, and its opener counts it closed. */
+        void cancel() {
+            done.set(true);
+        }
+    }
+
     private final ReentrantLock lock = new ReentrantLock();
     private final MemorySegment.Scope scope;
+    private final Release release;
     private volatile Current current;
 
     @SuppressWarnings("MustBeClosedChecker") // a shared JDK arena is closed by close(); an automatic one by the GC
@@ -63,38 +125,17 @@ final class SharedArenaAllocator extends ArenaAllocator {
         Kind kind = automatic ? Kind.AUTO : Kind.SHARED;
         // The leak watch of a shared arena: an automatic one's end is to become unreachable.
         LeakWatch watch = automatic ? null : LeakWatch.start(jdkArena, kind, pool, chunks, 0, site, onRelease);
-        Runnable release = releaseAction(kind, lock, chunks, pool, lifetime, watch, onRelease);
+        release = new Release(kind, lock, chunks, pool, lifetime, watch, onRelease);
         try {
             AddressSpace.onClose(jdkArena, automatic ? release : keepingReachable(release, jdkArena));
         } catch (RuntimeException | Error e) { // no chunk taken yet: nothing to give back
+            release.cancel(); // whether or not the action was registered: the caller counts the arena closed
             if (watch != null) {
                 watch.closed();
                 jdkArena.close();
             }
             throw e;
         }
-    }
-
-    /**
-     * Built in a static method, so that it cannot capture {@code this} and with it the scope (an automatic arena's
-     * scope could then never become unreachable). It takes the lock, which references nothing, so that it reads the
-     * chunk list the arena's threads wrote, and so that a refill in progress finishes first and its chunk goes too.
-     */
-    private static Runnable releaseAction(Kind kind, ReentrantLock lock, ArenaChunks chunks, ChunkPool pool,
-                                          ArenaClosedEvent lifetime, LeakWatch watch, Runnable onRelease) {
-        return () -> {
-            lock.lock();
-            try {
-                reportClosed(lifetime, pool, kind, chunks.usedBytes(), chunks.count());
-                chunks.release(pool);
-            } finally {
-                lock.unlock();
-                if (watch != null) {
-                    watch.closed();
-                }
-                onRelease.run();
-            }
-        };
     }
 
     /**
@@ -174,11 +215,26 @@ final class SharedArenaAllocator extends ArenaAllocator {
 
     /**
      * Closes the JDK arena, whose cleanup action gives the memory back (see the class comment); its exceptions, the
-     * release's included, reach the caller as they are.
+     * release's included, reach the caller as they are. (An automatic arena's user cleanup action that throws an
+     * Error stops its release as it stops the JDK's own frees: the JDK's cleaner runs them, and drops the error.)
      */
     @Override
     public void close() {
-        jdkArena.close();
+        try {
+            jdkArena.close();
+        } catch (Error e) {
+            // From a user's cleanup action: only the close that won runs them, after its handshake (a losing one is
+            // told IllegalStateException), and the JDK stops at an Error, before the release it registered first.
+            // An error of the JVM's own may come from anywhere, a losing close included: the leak watch has those.
+            if (!(e instanceof VirtualMachineError) && !scope.isAlive()) {
+                try {
+                    release.run();
+                } catch (RuntimeException | Error refused) {
+                    e.addSuppressed(refused);
+                }
+            }
+            throw e;
+        }
     }
 
     @Override
