@@ -77,6 +77,14 @@ final class DamagedHeaderScenario {
             run("overflow into the free block after, then allocate from it", alloc -> {
                 MemorySegment a = alloc.allocate(24, 8); // in a fresh region: the free rest of it follows
                 widened(a, 48).asSlice(24, 24).fill((byte) 0x41);
+                MemorySegment b = alloc.allocate(24, 8); // the damaged block leaves its list, unused: a new region
+                if ((b.address() & -REGION) == (a.address() & -REGION)) { // regions are aligned to their size
+                    throw new AssertionError("handed out the damaged free block's memory");
+                }
+            });
+            run("overflow over the free block's header and links, then allocate from it", alloc -> {
+                MemorySegment a = alloc.allocate(24, 8);
+                widened(a, 64).asSlice(24, 40).fill((byte) 0x41);
                 alloc.allocate(24, 8);
             });
             run("overflow into a quarantined block's header, then trim", alloc -> {

@@ -123,6 +123,16 @@ final class Block {
         return header >>> SLACK_SHIFT;
     }
 
+    /** The size an in-use block with {@code header} was asked for: its payload less its slack. */
+    static long byteSizeOfHeader(long header) {
+        return (header & SIZE_MASK) - HEADER - slackOfHeader(header);
+    }
+
+    /** The alignment an in-use block with {@code header} was asked for. */
+    static long alignmentOfHeader(long header) {
+        return 1L << ((header >>> ALIGN_SHIFT) & 0x3F);
+    }
+
     /** The size an in-use block was asked for: its payload less the slack recorded in its header. */
     static long byteSize(long block) {
         return (low(block) & SIZE_MASK) - HEADER - (high(block) >>> (SLACK_SHIFT - 32));

@@ -11,6 +11,8 @@ final class DamagedBlockException extends IllegalStateException {
 
     /** The block found damaged. */
     private final long block;
+    /** Whether a FaultDetected event has told of it, so that no second one does. */
+    private boolean reported;
 
     DamagedBlockException(long block, String message) {
         super(message);
@@ -20,5 +22,12 @@ final class DamagedBlockException extends IllegalStateException {
     /** The address of the block found damaged (its header, not its payload). */
     long block() {
         return block;
+    }
+
+    /** Marks it reported; false when it was already. */
+    boolean markReported() {
+        boolean first = !reported;
+        reported = true;
+        return first;
     }
 }

@@ -128,6 +128,42 @@ final class FreeList {
         if (isFreeBlock != null) {
             checkLinkedBack(block, next, prev, bin);
         }
+        unlink(next, prev, bin);
+    }
+
+    /**
+     * Takes a free block out of its list from its links alone, for a block whose header a hardened heap found damaged
+     * (its size, and with it its bin, cannot be trusted). The links are checked as every link is, and must link back.
+     *
+     * @return whether it was taken out; false when its links are damaged too (nothing changed)
+     */
+    boolean unlink(long block) {
+        long next;
+        long prev;
+        try {
+            next = next(block);
+            prev = prev(block);
+            if ((next != 0 && prev(next) != block) || (prev != 0 && next(prev) != block)) {
+                return false;
+            }
+        } catch (DamagedBlockException damaged) {
+            return false;
+        }
+        int bin = 0;
+        if (prev == 0) { // the head of its bin: which one, the heads say
+            while (bin < BIN_COUNT && heads[bin] != block) {
+                bin++;
+            }
+            if (bin == BIN_COUNT) {
+                return false;
+            }
+        }
+        unlink(next, prev, bin);
+        return true;
+    }
+
+    /** Unlinks the block whose links are {@code next} and {@code prev} from {@code bin} (used when it is the head). */
+    private void unlink(long next, long prev, int bin) {
         if (next != 0) {
             setPrev(next, prev);
         }

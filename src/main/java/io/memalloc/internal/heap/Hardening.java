@@ -37,7 +37,7 @@ import java.security.SecureRandom;
  * <li>a free block ({@link #checkFree}) ends exactly where the next live block (or the epilogue) starts, since free
  *     blocks are always merged, is not marked live, and its footer repeats its size;
  * <li>the neighbours a free merges with are found from the live bits and checked headers ({@link #freeBlockBefore},
- *     {@link #isFreeBlockAt}), never from the PREV_IN_USE flag or a footer alone.
+ *     {@link #freeSizeAt}), never from the PREV_IN_USE flag or a footer alone.
  * </ul>
  * A check that fails throws {@link DamagedBlockException} before anything is written. The check bits are 18: a
  * random overwrite passes them once in 2^18, and a size it changes must still fit the live bits and the canary.
@@ -75,12 +75,13 @@ final class Hardening {
     }
 
     /**
-     * Checks the header of the block whose payload is {@code payload}, which {@code region} marks live: after this,
-     * its size, alignment and the size asked for may be used.
+     * Checks the header of the block whose payload is {@code payload}, which {@code region} marks live.
      *
+     * @return the header word checked, read once: its size, alignment and size asked for are to be taken from it,
+     *         not read again (a user's write may come between two reads)
      * @throws DamagedBlockException when the header was written over
      */
-    void checkInUse(Region region, long payload) {
+    long checkInUse(Region region, long payload) {
         long block = Block.ofPayload(payload);
         long header = Block.header(block);
         long size = Block.sizeOfHeader(header);
@@ -96,15 +97,16 @@ final class Hardening {
                     + " damaged: %s (header 0x%016x; a write past the end of the block before it?)", block, payload,
                     wrong, header));
         }
+        return header;
     }
 
     /**
-     * Checks the free block at {@code block} of {@code region} (a list or a neighbour named it): after this, its size
-     * may be used.
+     * Checks the free block at {@code block} of {@code region} (a list or a neighbour named it).
      *
+     * @return its size, read once (see {@link #checkInUse})
      * @throws DamagedBlockException when its header or footer was written over
      */
-    static void checkFree(Region region, long block) {
+    static long checkFree(Region region, long block) {
         long payload = Block.payload(block);
         long header = Block.header(block);
         long size = Block.sizeOfHeader(header);
@@ -119,20 +121,20 @@ final class Hardening {
             throw new DamagedBlockException(block, String.format("the free block at 0x%x is damaged: %s (header"
                     + " 0x%016x; a write past the end of the block before it, or after a free?)", block, wrong, header));
         }
+        return size;
     }
 
     /**
-     * Whether the block at {@code next}, just after a checked in-use block, is free: from the live bits, and checked
-     * when it is.
+     * The size of the block at {@code next}, just after a checked in-use block, when it is free, else 0: whether it
+     * is comes from the live bits, and a free one is checked.
      *
      * @throws DamagedBlockException when it is free and damaged
      */
-    static boolean isFreeBlockAt(Region region, long next) {
+    static long freeSizeAt(Region region, long next) {
         if (next == region.epilogue() || region.isLive(Block.payload(next))) {
-            return false;
+            return 0;
         }
-        checkFree(region, next);
-        return true;
+        return checkFree(region, next);
     }
 
     /**
@@ -145,12 +147,11 @@ final class Hardening {
         long before = region.prevLivePayload(Block.payload(block));
         long gap = region.firstBlock();
         if (before != 0) {
-            checkInUse(region, before);
-            gap = Block.ofPayload(before) + Block.size(Block.ofPayload(before));
+            gap = Block.ofPayload(before) + Block.sizeOfHeader(checkInUse(region, before));
         }
         if (gap > block) {
             throw new DamagedBlockException(block, String.format("the block at 0x%x overlaps the block in use before"
-                    + " it, whose header says it ends at 0x%x", block, gap));
+                    + " it, whose header says it ends at 0x%x (which of the two is damaged is not known)", block, gap));
         }
         if (gap == block) {
             return 0;

@@ -118,7 +118,7 @@ public final class Heap {
         this.emptyRegions = new EmptyRegions(config.cachedRegions());
         this.stripes = new Stripe[config.stripes()];
         for (int i = 0; i < stripes.length; i++) {
-            stripes[i] = new Stripe(i, table, emptyRegions, hardening);
+            stripes[i] = new Stripe(i, table, emptyRegions, hardening, this::keptOut);
         }
         this.caches = config.threadCaches() ? ThreadLocal.withInitial(this::newCache) : null;
         this.spares = new SpareMappings(config.spareMappings(), SPARE_REGIONS * regionSize);
@@ -257,6 +257,8 @@ public final class Heap {
                 return payload;
             }
             table.remove(region);
+        } catch (DamagedBlockException damaged) { // a block of another region, which the search took first
+            throw reported("allocate", damaged);
         } finally {
             stripe.lock.unlock();
         }
@@ -483,8 +485,8 @@ public final class Heap {
      */
     private long checkBlock(Region region, long payload, String operation) {
         try {
-            hardening.checkInUse(region, payload); // claimed and live: this memory is ours
-            long byteSize = Block.byteSize(Block.ofPayload(payload));
+            long header = hardening.checkInUse(region, payload); // claimed and live: this memory is ours
+            long byteSize = Block.byteSizeOfHeader(header);
             hardening.checkCanary(payload, byteSize);
             return byteSize;
         } catch (IllegalStateException damaged) {
@@ -494,10 +496,21 @@ public final class Heap {
         }
     }
 
-    /** Reports a damaged block a hardened heap found on the way through {@code operation}, and returns it. */
+    /**
+     * Reports a damaged block a hardened heap found on the way through {@code operation} (once: an allocate inside a
+     * reallocate does not make it two), and returns it.
+     */
     private DamagedBlockException reported(String operation, DamagedBlockException damaged) {
-        FaultDetectedEvent.detected(name, operation, Block.payload(damaged.block()), damaged);
+        if (damaged.markReported()) {
+            FaultDetectedEvent.detected(name, operation, Block.payload(damaged.block()), damaged);
+        }
         return damaged;
+    }
+
+    /** Reports a damaged block a hardened heap keeps out of use for good: nobody is there to throw it to. */
+    private void keptOut(String operation, DamagedBlockException damaged) {
+        LOG.log(System.Logger.Level.WARNING, "MemAlloc '" + name + "': " + reported(operation, damaged).getMessage()
+                + "; the block is kept out of use");
     }
 
     /**
@@ -549,8 +562,7 @@ public final class Heap {
             // Nothing was written: the block stays live and claimed, out of use for good, rather than be merged
             // with what its damaged header or neighbours say.
             keptOut = true;
-            LOG.log(System.Logger.Level.WARNING, "MemAlloc '" + name + "': " + reported("quarantine", e).getMessage()
-                    + "; the block is kept out of use");
+            keptOut("quarantine", e);
             return null;
         } finally {
             if (!keptOut) {
@@ -905,10 +917,12 @@ public final class Heap {
         try {
             checkOpen();
             checkLive(region, address);
-            long block = Block.ofPayload(address);
-            alignment = Block.alignment(block);
+            // Checked again in a hardened heap: a user's write may have come since, and this lock was not held.
+            long header = hardening != null ? hardening.checkInUse(region, address)
+                    : Block.header(Block.ofPayload(address));
+            alignment = Block.alignmentOfHeader(header);
             if (!isLarge(newBlockSize, Block.GRANULE)
-                    && stripe.resizeInPlace(region, address, newByteSize, newBlockSize)) {
+                    && stripe.resizeInPlace(region, address, header, newByteSize, newBlockSize)) {
                 if (hardening != null) {
                     hardening.writeCanary(address, newByteSize);
                 }
@@ -920,28 +934,39 @@ public final class Heap {
         long moved = allocate(newByteSize, alignment, true);
         Region toUnmap = null;
         boolean live;
+        DamagedBlockException damaged = null;
         long oldByteSize = 0;
         stripe.lock.lock();
         try {
             // Checked again: the old block is read only while this lock keeps its region mapped.
             live = !closed.get() && !region.released && region.isLive(address);
             if (live) {
-                if (hardening != null) { // checked before, but a user's write may have come since
-                    checkInUseOrFree(region, address, moved);
+                long header = Block.header(Block.ofPayload(address));
+                if (hardening != null) { // and its header, once more
+                    try {
+                        header = hardening.checkInUse(region, address);
+                    } catch (DamagedBlockException e) {
+                        damaged = e;
+                    }
                 }
-                oldByteSize = Block.byteSize(Block.ofPayload(address));
-                copy(address, moved, Math.min(oldByteSize, newByteSize));
-                if (hardening == null) { // else it stays claimed, for the quarantine
-                    toUnmap = freeToStripe(region, address);
-                    region.unclaim(address);
+                if (damaged == null) {
+                    oldByteSize = Block.byteSizeOfHeader(header);
+                    copy(address, moved, Math.min(oldByteSize, newByteSize));
+                    if (hardening == null) { // else it stays claimed, for the quarantine
+                        toUnmap = freeToStripe(region, address);
+                        region.unclaim(address);
+                    }
                 }
             }
         } finally {
             stripe.lock.unlock();
         }
-        if (!live) {
+        if (!live || damaged != null) { // the new block goes back outside the lock: a free may take others
             checkOpen();
             free(moved);
+            if (damaged != null) {
+                throw damaged;
+            }
             throw notLive(address);
         }
         // The block has moved: the caller must get its new address, so a refused unmap is only logged.
@@ -952,19 +977,6 @@ public final class Heap {
             unmapOrWarn(List.of(toUnmap));
         }
         return moved;
-    }
-
-    /**
-     * Checks the header of the claimed block at {@code payload} again, giving back the block {@code moved} that a
-     * reallocate took for it when the header is damaged.
-     */
-    private void checkInUseOrFree(Region region, long payload, long moved) {
-        try {
-            hardening.checkInUse(region, payload);
-        } catch (DamagedBlockException damaged) {
-            free(moved);
-            throw damaged;
-        }
     }
 
     private long reallocateLarge(long address, long newByteSize) {
@@ -1117,7 +1129,14 @@ public final class Heap {
     private long purgeFreeBlocks(Stripe stripe, Failures failures) {
         long purged = 0;
         for (int bin = 0; bin < FreeList.BIN_COUNT; bin++) {
-            for (long block = stripe.bins.head(bin); block != 0; block = stripe.bins.next(block)) {
+            for (long block = stripe.bins.head(bin); block != 0; ) {
+                long next;
+                try {
+                    next = stripe.bins.next(block); // a hardened list checks the link
+                } catch (DamagedBlockException damaged) { // the rest of this bin cannot be reached safely
+                    failures.add(reported("trim", damaged));
+                    break;
+                }
                 try {
                     purged += purgeFreeBlock(block);
                 } catch (DamagedBlockException damaged) {
@@ -1125,6 +1144,7 @@ public final class Heap {
                 } catch (IllegalStateException refused) {
                     failures.add(refused);
                 }
+                block = next;
             }
         }
         return purged;
@@ -1138,12 +1158,11 @@ public final class Heap {
      * @throws IllegalStateException when the OS refuses: the block stays as it was
      */
     private long purgeFreeBlock(long block) {
-        if (hardening != null) { // its size says what to give the OS: checked first
-            Hardening.checkFree(table.find(block), block);
-        }
+        // Its size says what to give the OS: a hardened heap checks it first.
+        long size = hardening != null ? Hardening.checkFree(table.find(block), block) : Block.size(block);
         long page = os.pageSize();
         long from = (block + Block.HEADER + 16 + page - 1) & -page;
-        long to = (block + Block.size(block) - Block.HEADER) & -page;
+        long to = (block + size - Block.HEADER) & -page;
         if (to <= from || Block.isPurged(block)) {
             return 0;
         }
@@ -1171,6 +1190,9 @@ public final class Heap {
                 if (other != region && other.liveBlocks == 0) {
                     try {
                         purgeFreeBlock(other.firstBlock());
+                    } catch (DamagedBlockException damaged) { // the free is done: the damaged block is not purged
+                        LOG.log(System.Logger.Level.WARNING, "MemAlloc '" + name + "': "
+                                + reported("purge", damaged).getMessage());
                     } catch (IllegalStateException refused) { // the free is done: only the pages stay
                         warn(refused);
                     }

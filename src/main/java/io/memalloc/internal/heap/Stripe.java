@@ -4,6 +4,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.BiConsumer;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -51,6 +52,11 @@ final class Stripe {
     private final EmptyRegions emptyRegions;
     /** A hardened heap's secrets and checks, or null: see {@link Hardening}. */
     private final Hardening hardening;
+    /**
+     * Told of a block a hardened heap found damaged and keeps out of use for good (taken out of its list, or a
+     * region kept), with the operation that found it: the heap reports it, as nobody is there to throw it to.
+     */
+    private final BiConsumer<String, DamagedBlockException> keptOut;
 
     /** The payload of the last block deferred to this stripe, or 0: see the class comment. */
     @SuppressWarnings("unused") // through DEFERRED
@@ -61,12 +67,17 @@ final class Stripe {
     long allocations;
     long frees;
 
-    /** @param hardening a hardened heap's secrets, whose free lists encode and check their links; else null */
-    Stripe(int index, RegionTable table, EmptyRegions emptyRegions, Hardening hardening) {
+    /**
+     * @param hardening a hardened heap's secrets, whose free lists encode and check their links; else null
+     * @param keptOut   told of each damaged block a hardened heap keeps out of use
+     */
+    Stripe(int index, RegionTable table, EmptyRegions emptyRegions, Hardening hardening,
+           BiConsumer<String, DamagedBlockException> keptOut) {
         this.index = index;
         this.table = table;
         this.emptyRegions = emptyRegions;
         this.hardening = hardening;
+        this.keptOut = keptOut;
         this.bins = hardening == null ? new FreeList() : new FreeList(hardening.linkKey(), this::isFreeBlock);
     }
 
@@ -88,39 +99,42 @@ final class Stripe {
      * @return the payload address, or 0 when no free block fits
      */
     long allocate(long byteSize, long blockSize, long alignment, boolean zero) {
-        if (alignment <= Block.GRANULE) {
-            long block = bins.find(blockSize);
+        // The front gap before an aligned payload is either nothing or a free block of its own, so ask for enough
+        // to skip one more alignment step when the gap would be too small to be a block.
+        long need = alignment <= Block.GRANULE ? blockSize : blockSize + alignment + Block.MIN_SIZE;
+        long block;
+        long size;
+        while (true) {
+            block = bins.find(need);
             if (block == 0) {
                 return 0;
             }
-            checkFree(block);
-            long size = Block.size(block);
-            bins.remove(block, size);
-            return takeBlock(block, size, Block.isPrevInUse(block), byteSize, blockSize, alignment, zero);
+            if (hardening == null) {
+                size = Block.size(block);
+                break;
+            }
+            size = checkedFreeSize(block, need);
+            if (size != 0) {
+                break;
+            }
         }
-        // The front gap before an aligned payload is either nothing or a free block of its own, so ask for enough
-        // to skip one more alignment step when the gap would be too small to be a block.
-        long block = bins.find(blockSize + alignment + Block.MIN_SIZE);
-        if (block == 0) {
-            return 0;
-        }
-        checkFree(block);
-        long size = Block.size(block);
-        boolean prevInUse = Block.isPrevInUse(block);
+        // A free block follows one in use, or starts its region: a hardened heap does not ask its header.
+        boolean prevInUse = hardening != null || Block.isPrevInUse(block);
         bins.remove(block, size);
-        long payload = Block.payload(block);
-        long aligned = (payload + alignment - 1) & -alignment;
-        long gap = aligned - payload;
-        if (gap != 0 && gap < Block.MIN_SIZE) {
-            gap += alignment;
-            aligned += alignment;
-        }
-        if (gap != 0) {
-            Block.setFree(block, gap, prevInUse);
-            bins.insert(block, gap);
-            block += gap;
-            size -= gap;
-            prevInUse = false;
+        if (alignment > Block.GRANULE) {
+            long payload = Block.payload(block);
+            long aligned = (payload + alignment - 1) & -alignment;
+            long gap = aligned - payload;
+            if (gap != 0 && gap < Block.MIN_SIZE) {
+                gap += alignment;
+            }
+            if (gap != 0) {
+                Block.setFree(block, gap, prevInUse);
+                bins.insert(block, gap);
+                block += gap;
+                size -= gap;
+                prevInUse = false;
+            }
         }
         return takeBlock(block, size, prevInUse, byteSize, blockSize, alignment, zero);
     }
@@ -175,33 +189,29 @@ final class Stripe {
      */
     Region free(Region region, long payload) {
         long block = Block.ofPayload(payload);
-        long header = Block.header(block);
-        long size = Block.sizeOfHeader(header);
-        long next = block + size;
-        boolean nextFree;
+        long header;
+        long nextSize; // of the free block just after, or 0
         long prev; // the free block just before, or 0
         if (hardening != null) { // the header and both neighbours checked against the live bits, before any write
-            hardening.checkInUse(region, payload);
-            nextFree = Hardening.isFreeBlockAt(region, next);
+            header = hardening.checkInUse(region, payload);
+            nextSize = freeSizeAfter(region, block + Block.sizeOfHeader(header));
             prev = hardening.freeBlockBefore(region, block);
-            if (nextFree) {
-                bins.checkListed(next, Block.size(next));
-            }
             if (prev != 0) {
                 bins.checkListed(prev, block - prev);
             }
         } else {
-            nextFree = !Block.isInUse(next);
+            header = Block.header(block);
+            nextSize = freeSizeAfter(region, block + Block.sizeOfHeader(header));
             prev = (header & Block.PREV_IN_USE) != 0 ? 0 : block - Block.prevFooter(block);
         }
-        allocatedBytes -= Block.byteSize(block);
+        long size = Block.sizeOfHeader(header);
+        allocatedBytes -= Block.byteSizeOfHeader(header);
         frees++;
         region.clearLive(payload);
         region.liveBlocks--;
 
-        if (nextFree) {
-            long nextSize = Block.size(next);
-            bins.remove(next, nextSize);
+        if (nextSize != 0) {
+            bins.remove(block + size, nextSize);
             size += nextSize;
         }
         boolean prevInUse = true;
@@ -210,7 +220,7 @@ final class Stripe {
             block = prev;
             bins.remove(block, prevSize);
             size += prevSize;
-            prevInUse = Block.isPrevInUse(block);
+            prevInUse = hardening != null || Block.isPrevInUse(block); // as in allocate
         }
         if (region.liveBlocks == 0 && !emptyRegions.tryKeep()) {
             detach(region);
@@ -226,28 +236,22 @@ final class Stripe {
      * Resizes the in-use block at {@code payload} to hold {@code newByteSize} bytes without moving it: shrinking
      * always works, growing works when the next block is free and big enough.
      *
+     * @param header the block's header, read under this lock (and checked, in a hardened heap): what is known of it
      * @return whether it was resized; when not, nothing changed
      */
-    boolean resizeInPlace(Region region, long payload, long newByteSize, long newBlockSize) {
-        if (hardening != null) { // checked before the lock too, but a user's write may have come since
-            hardening.checkInUse(region, payload);
-        }
+    boolean resizeInPlace(Region region, long payload, long header, long newByteSize, long newBlockSize) {
         long block = Block.ofPayload(payload);
-        long header = Block.header(block);
         long size = Block.sizeOfHeader(header);
-        long oldByteSize = Block.byteSize(block);
-        long alignment = Block.alignment(block);
+        long oldByteSize = Block.byteSizeOfHeader(header);
+        long alignment = Block.alignmentOfHeader(header);
         boolean prevInUse = (header & Block.PREV_IN_USE) != 0;
         long end;
         if (newBlockSize <= size) {
             end = shrinkTail(region, block, size, newBlockSize);
         } else {
             long next = block + size;
-            if (!isFreeAfter(region, next)) {
-                return false;
-            }
-            long nextSize = Block.size(next);
-            if (size + nextSize < newBlockSize) {
+            long nextSize = freeSizeAfter(region, next);
+            if (nextSize == 0 || size + nextSize < newBlockSize) {
                 return false;
             }
             bins.remove(next, nextSize);
@@ -267,10 +271,9 @@ final class Stripe {
     /** Gives back the tail of an in-use block beyond {@code need} bytes, merged with a free next block. */
     private long shrinkTail(Region region, long block, long size, long need) {
         long next = block + size;
-        boolean nextFree = isFreeAfter(region, next);
+        long nextSize = freeSizeAfter(region, next);
         long rest = size - need;
-        if (nextFree) {
-            long nextSize = Block.size(next);
+        if (nextSize != 0) {
             bins.remove(next, nextSize);
             rest += nextSize;
         } else if (rest < Block.MIN_SIZE) {
@@ -284,23 +287,46 @@ final class Stripe {
     }
 
     /**
-     * Checks a free block a list named, in a hardened heap, before its size is used ({@link Hardening#checkFree}).
+     * The size of the free block a list named, in a hardened heap, once checked ({@link Hardening#checkFree}); or 0
+     * when it is damaged but its links are whole: it is then out of the list and of use for good, and reported
+     * through {@link #keptOut}, and the caller looks for another.
      *
-     * @throws DamagedBlockException when it was written over
+     * @throws DamagedBlockException when it is damaged and cannot be taken out of its list, or it is smaller than
+     *                               {@code need} (what the list's search read of it is not what the check read)
      */
-    private void checkFree(long block) {
-        if (hardening != null) {
-            Hardening.checkFree(regionOf(block), block);
-            bins.checkListed(block, Block.size(block));
+    private long checkedFreeSize(long block, long need) {
+        long size;
+        try {
+            size = Hardening.checkFree(regionOf(block), block);
+            bins.checkListed(block, size);
+        } catch (DamagedBlockException damaged) {
+            if (!bins.unlink(block)) {
+                throw damaged;
+            }
+            keptOut.accept("allocate", damaged);
+            return 0;
         }
+        if (size < need) {
+            throw new DamagedBlockException(block, String.format("the free block at 0x%x changed while it was"
+                    + " taken: %d bytes, not the %d or more its list's search read", block, size, need));
+        }
+        return size;
     }
 
     /**
-     * Whether the block at {@code next}, just after an in-use block, is free: in a hardened heap from the live bits,
-     * and checked when it is ({@link Hardening#isFreeBlockAt}); else from its header.
+     * The size of the block at {@code next}, just after an in-use block, when it is free; else 0. In a hardened heap
+     * whether it is free comes from the live bits, and a free one is checked ({@link Hardening#freeSizeAt}) and
+     * must be in its list; else both come from its header.
      */
-    private boolean isFreeAfter(Region region, long next) {
-        return hardening != null ? Hardening.isFreeBlockAt(region, next) : !Block.isInUse(next);
+    private long freeSizeAfter(Region region, long next) {
+        if (hardening == null) {
+            return Block.isInUse(next) ? 0 : Block.size(next);
+        }
+        long size = Hardening.freeSizeAt(region, next);
+        if (size != 0) {
+            bins.checkListed(next, size);
+        }
+        return size;
     }
 
     /** Adds a freshly mapped and {@link Region#initialize initialized} region, as one free block. */
@@ -315,7 +341,12 @@ final class Stripe {
         List<Region> empty = new ArrayList<>();
         for (Region region : regions) {
             if (region.liveBlocks == 0) {
-                empty.add(region);
+                try {
+                    bins.checkListed(region.firstBlock(), region.wholeBlockSize()); // before any leaves
+                    empty.add(region);
+                } catch (DamagedBlockException damaged) { // kept: its block cannot leave its list
+                    keptOut.accept("trim", damaged);
+                }
             }
         }
         for (Region region : empty) {
