@@ -10,8 +10,10 @@ import jdk.jfr.Name;
 /**
  * MemAlloc found a bug of its caller's: a segment refused by free or reallocate (a double free, a pointer into a
  * block, a segment of another allocator), or, in a hardened heap, a write past a block's end (its canary, checked at
- * free and reallocate) or a write after free (found when the block leaves the quarantine). The stack trace says
- * where; for a write after free it is where the block left the quarantine, not where it was written.
+ * free and reallocate), a write after free (found when the block leaves the quarantine), or a write over the
+ * allocator's own words: a damaged header, footer or free-list link, found by the operation that was about to use
+ * it. The stack trace says where it was found; for a write after free or over a header, that is not where it was
+ * written.
  */
 @Name("io.memalloc.FaultDetected")
 @Label("Fault Detected")
@@ -22,7 +24,8 @@ public final class FaultDetectedEvent extends Event {
     String allocator;
 
     @Label("Operation")
-    @Description("free, reallocate, or quarantine (a freed block found written to when it left the quarantine)")
+    @Description("free, reallocate, quarantine (a freed block found written to, or damaged, when it left the"
+            + " quarantine); for a damaged header also allocate, trim or purge")
     String operation;
 
     @Label("Address")
