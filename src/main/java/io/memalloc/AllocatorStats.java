@@ -10,21 +10,31 @@ package io.memalloc;
  *
  * @param mappedBytes      bytes mapped from the OS now: regions, large blocks, spare large mappings, and mappings
  *                         the OS refused to take back (until a trim or close gives them back)
- * @param allocatedBytes   bytes in live blocks, as asked for (without headers, padding or rounding)
+ * @param allocatedBytes   bytes in live blocks, as asked for (without headers, padding or rounding); an open arena's
+ *                         chunks count whole, the zeroed first chunks kept for the next arenas do not
+ *                         ({@code arenaPoolBytes})
  * @param regionCount      regions mapped now, empty ones included
  * @param emptyRegionCount regions with no live block, kept mapped for reuse
  * @param largeBlockCount  live blocks that have a mapping of their own
- * @param allocationCount  allocations so far (a reallocate that moves a block counts as one, and as one free)
+ * @param allocationCount  allocations so far (a reallocate that moves a block counts as one, and as one free); a
+ *                         first chunk kept for arenas counts once, when the heap first hands it out
  * @param freeCount        frees so far
  * @param mapCount         mappings made so far
  * @param unmapCount       mappings given back so far
+ * @param arenaPoolBytes   bytes in the zeroed first chunks kept for the next arenas: mapped and ready, but no one's
+ *                         (a closed arena leaves its first chunk here); {@link MemAlloc#trim()} gives them back
+ * @param arenaPoolChunks  how many such chunks there are
  */
 public record AllocatorStats(long mappedBytes, long allocatedBytes, int regionCount, int emptyRegionCount,
                              int largeBlockCount, long allocationCount, long freeCount, long mapCount,
-                             long unmapCount) {
+                             long unmapCount, long arenaPoolBytes, int arenaPoolChunks) {
 
-    /** {@return how many allocations are not freed yet} */
+    /**
+     * {@return how many allocations are not freed yet} Open arenas' chunks are among them; the chunks kept for the
+     * next arenas are not, so that once every block is freed and every arena closed this is 0, as is
+     * {@link #allocatedBytes()}.
+     */
     public long liveAllocations() {
-        return allocationCount - freeCount;
+        return allocationCount - freeCount - arenaPoolChunks;
     }
 }

@@ -127,6 +127,11 @@ final class ManagementBean implements MemAllocMXBean {
     }
 
     @Override
+    public long getArenaPoolBytes() {
+        return alloc.stats().arenaPoolBytes();
+    }
+
+    @Override
     public long trim() {
         return alloc.trim();
     }

@@ -403,8 +403,11 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
      */
     public AllocatorStats stats() {
         HeapStats s = heap.stats();
-        return new AllocatorStats(s.mappedBytes(), s.allocatedBytes(), s.regionCount(), s.emptyRegionCount(),
-                s.largeBlockCount(), s.allocationCount(), s.freeCount(), s.mapCount(), s.unmapCount());
+        int pooled = chunkPool.pooledCount(); // live blocks of the heap's, but no one's: not counted as allocated
+        long pooledBytes = pooled * chunkPool.chunkSize();
+        return new AllocatorStats(s.mappedBytes(), Math.max(0, s.allocatedBytes() - pooledBytes), s.regionCount(),
+                s.emptyRegionCount(), s.largeBlockCount(), s.allocationCount(), s.freeCount(), s.mapCount(),
+                s.unmapCount(), pooledBytes, pooled);
     }
 
     /**

@@ -22,7 +22,7 @@ public interface MemAllocMXBean {
     /** {@return the bytes mapped from the OS now: regions, large blocks and spare large mappings} */
     long getMappedBytes();
 
-    /** {@return the bytes in live blocks, as asked for} */
+    /** {@return the bytes in live blocks, as asked for; the chunks kept for the next arenas are not counted} */
     long getAllocatedBytes();
 
     /** {@return how many regions are mapped now, empty ones included} */
@@ -48,6 +48,9 @@ public interface MemAllocMXBean {
 
     /** {@return how many mappings were given back so far} */
     long getUnmapCount();
+
+    /** {@return the bytes in the zeroed first chunks kept for the next arenas (not counted as allocated)} */
+    long getArenaPoolBytes();
 
     /**
      * Gives back to the OS what is free, as {@link MemAlloc#trim()}.

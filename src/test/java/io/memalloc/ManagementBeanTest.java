@@ -54,6 +54,10 @@ class ManagementBeanTest {
             assertThat(bean.getRegionCount()).isZero();
             assertThat(bean.getUnmapCount()).isEqualTo(1);
             assertThat(bean.getLargeBlockCount()).isZero();
+            alloc.newConfinedArena().close(); // leaves its first chunk in the pool
+            assertThat(bean.getArenaPoolBytes()).isEqualTo(16 * 1024);
+            assertThat(bean.getAllocatedBytes()).isZero();
+            assertThat(bean.getLiveAllocations()).isZero();
         }
         assertThat(server.isRegistered(name)).isFalse();
     }

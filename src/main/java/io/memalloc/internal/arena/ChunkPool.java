@@ -19,7 +19,8 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * ({@link ArenaChunks#release}): that costs what was used, not the whole chunk, and no arena ever sees another's
  * bytes. A thread starts its search at a slot picked by its id, so threads rarely touch the same slot.
  *
- * <p>Pooled chunks are live blocks of the heap: they count in its {@code allocatedBytes} until {@link #drain}.
+ * <p>Pooled chunks are live blocks of the heap until {@link #drain}; {@code MemAlloc.stats()} takes them off what
+ * it reports allocated, and reports them apart ({@link #pooledCount}).
  */
 public final class ChunkPool {
     private final Heap heap;
@@ -43,6 +44,17 @@ public final class ChunkPool {
     /** The name of the heap the chunks come from, for events. */
     String heapName() {
         return heap.name();
+    }
+
+    /** How many chunks the pool holds now: a moment's count, exact when no arena opens or closes meanwhile. */
+    public int pooledCount() {
+        int pooled = 0;
+        for (int slot = 0; slot < slots.length(); slot++) {
+            if (slots.get(slot) != 0) {
+                pooled++;
+            }
+        }
+        return pooled;
     }
 
     public long chunkSize() {
