@@ -27,18 +27,27 @@ import java.lang.foreign.MemorySegment;
 public abstract sealed class ArenaAllocator permits ConfinedArenaAllocator, SharedArenaAllocator {
     /** Alignment of every chunk; larger alignments are met by padding inside it. */
     static final long CHUNK_ALIGNMENT = 16;
+    /**
+     * An automatic arena's first chunk, at least: a small block of the heap's, not a pooled 16 KiB chunk. The
+     * collector ends automatic arenas late and in bulk, so a 16 KiB chunk each would map regions by the hundred for
+     * arenas of one small allocation, and zero 16 KiB for each.
+     */
+    static final long AUTO_FIRST_CHUNK = 256;
 
     final Arena jdkArena;
     final ChunkPool pool;
     final ArenaChunks chunks = new ArenaChunks();
     private final long maxChunkSize;
+    /** Whether the first chunk is the pool's: true but for an automatic arena (see {@link #AUTO_FIRST_CHUNK}). */
+    private final boolean pooledFirstChunk;
     /** Begun now if a recording wants arena events, for the lifetime; else null. */
     final ArenaClosedEvent lifetime = ArenaClosedEvent.opening();
 
-    ArenaAllocator(Arena jdkArena, ChunkPool pool, long maxChunkSize) {
+    ArenaAllocator(Arena jdkArena, ChunkPool pool, long maxChunkSize, boolean pooledFirstChunk) {
         this.jdkArena = jdkArena;
         this.pool = pool;
         this.maxChunkSize = maxChunkSize;
+        this.pooledFirstChunk = pooledFirstChunk;
     }
 
     /** The kinds of JDK arena a MemArena can stand in for. */
@@ -111,19 +120,20 @@ public abstract sealed class ArenaAllocator permits ConfinedArenaAllocator, Shar
     }
 
     /**
-     * Takes a new chunk able to hold {@code byteSize} bytes at {@code byteAlignment}: the pool's first-chunk size
-     * for an arena's first chunk, else twice the last one, up to {@link #maxChunkSize} unless the request needs
-     * more.
+     * Takes a new chunk able to hold {@code byteSize} bytes at {@code byteAlignment}. An arena's first chunk is the
+     * pool's (or, for an automatic arena, {@link #AUTO_FIRST_CHUNK} bytes); each later one is twice the last, up to
+     * {@link #maxChunkSize}, and never less than the request needs.
      */
     final Chunk newChunk(long byteSize, long byteAlignment, long lastChunkSize) {
         long needed = byteSize + Math.max(0, byteAlignment - CHUNK_ALIGNMENT);
         Chunk chunk;
-        if (lastChunkSize == 0 && needed <= pool.chunkSize()) {
+        if (lastChunkSize == 0 && pooledFirstChunk && needed <= pool.chunkSize()) {
             chunk = new Chunk(pool.take(), pool.chunkSize(), true, 0);
         } else {
             // Never below what the request needs: with small regions the largest chunk can be a first chunk's
             // size, which a request that fits one only without its alignment padding outgrows.
-            long size = Math.max(needed, Math.min(maxChunkSize, Math.max(2 * lastChunkSize, pool.chunkSize())));
+            long next = lastChunkSize == 0 ? AUTO_FIRST_CHUNK : Math.min(maxChunkSize, 2 * lastChunkSize);
+            long size = Math.max(needed, next);
             chunk = new Chunk(pool.allocate(size, CHUNK_ALIGNMENT, true), size, false, 0);
         }
         chunks.add(chunk);

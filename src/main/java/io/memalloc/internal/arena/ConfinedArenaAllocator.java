@@ -44,7 +44,7 @@ final class ConfinedArenaAllocator extends ArenaAllocator {
 
     @SuppressWarnings("MustBeClosedChecker") // the JDK arena is closed by close()
     ConfinedArenaAllocator(ChunkPool pool, long maxChunkSize, Runnable onRelease, Throwable site) {
-        super(Arena.ofConfined(), pool, maxChunkSize);
+        super(Arena.ofConfined(), pool, maxChunkSize, true);
         this.onRelease = onRelease;
         try {
             pooledBase = pool.take();

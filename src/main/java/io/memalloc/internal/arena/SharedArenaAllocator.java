@@ -120,7 +120,7 @@ final class SharedArenaAllocator extends ArenaAllocator {
 
     @SuppressWarnings("MustBeClosedChecker") // a shared JDK arena is closed by close(); an automatic one by the GC
     SharedArenaAllocator(boolean automatic, ChunkPool pool, long maxChunkSize, Runnable onRelease, Throwable site) {
-        super(automatic ? Arena.ofAuto() : Arena.ofShared(), pool, maxChunkSize);
+        super(automatic ? Arena.ofAuto() : Arena.ofShared(), pool, maxChunkSize, !automatic);
         this.scope = jdkArena.scope();
         Kind kind = automatic ? Kind.AUTO : Kind.SHARED;
         // The leak watch of a shared arena: an automatic one's end is to become unreachable.
