@@ -18,9 +18,10 @@ import java.lang.foreign.MemorySegment;
  *
  * <p>How: an arena slices its allocations from chunks it takes from its {@code MemAlloc}: a 16 KiB first chunk kept
  * zeroed in a small pool (so that opening and closing arenas in a loop maps nothing and takes no heap lock), then chunks
- * twice as big as the last, and a block of its own for a request bigger than a first chunk. Closing gives all of it back
- * in O(chunks), zeroing only the bytes that were handed out. An open arena's chunks count in its allocator's
- * {@link MemAlloc#stats()}.
+ * twice as big as the last, and a block of its own for a request bigger than 16 KiB. An automatic arena starts with a
+ * 256-byte chunk instead (or what its first request needs), since the collector ends such arenas late and many at
+ * once. Closing gives all of it back in O(chunks), zeroing only the bytes that were handed out. An open arena's
+ * chunks count in its allocator's {@link MemAlloc#stats()}.
  */
 public final class MemArena implements Arena {
     private final MemAlloc alloc;

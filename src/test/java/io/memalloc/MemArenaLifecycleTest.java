@@ -3,6 +3,8 @@ package io.memalloc;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.ref.Reference;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -103,6 +105,27 @@ class MemArenaLifecycleTest {
             alloc.trim();
             assertThat(alloc.stats().arenaPoolBytes()).isZero();
             assertThat(alloc.stats().mappedBytes()).isZero();
+        }
+    }
+
+    @Test
+    void anAutomaticArenaStartsWithASmallChunkAndDoublesIt() {
+        // Not closed: an automatic arena counts as open until it is collected, and the allocator then refuses to close.
+        MemAlloc alloc = MemAlloc.builder().build();
+        MemArena arena = alloc.newAutoArena();
+        try {
+            MemorySegment first = arena.allocate(64);
+            assertThat(arena.chunkCount()).isEqualTo(1);
+            assertThat(alloc.stats().allocatedBytes()).as("a chunk counts whole").isEqualTo(256);
+            assertThat(alloc.stats().arenaPoolChunks()).as("not the pool's").isZero();
+            arena.allocate(300); // does not fit what is left: a chunk of 512
+            assertThat(arena.chunkCount()).isEqualTo(2);
+            assertThat(alloc.stats().allocatedBytes()).isEqualTo(256 + 512);
+            arena.allocate(3000); // more than twice the last: a chunk of what it needs, and the byte a slice adds
+            assertThat(alloc.stats().allocatedBytes()).isEqualTo(256 + 512 + 3001);
+            assertThat(first.get(ValueLayout.JAVA_LONG, 56)).isZero();
+        } finally {
+            Reference.reachabilityFence(arena); // its chunks are counted only while it is reachable
         }
     }
 

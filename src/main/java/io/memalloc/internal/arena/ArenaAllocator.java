@@ -12,15 +12,15 @@ import java.lang.foreign.MemorySegment;
  * <pre>
  *  scope  = jdkArena.scope()                    every segment below is bound to it, so closing the JDK arena
  *                                               makes them all inaccessible at once
- *  chunk 0 (pooled, 16 KiB) [##### slices #####|.......... zero ..........]
+ *  chunk 0 (pooled, 16 KiB) [##### slices #####|.......... zero ..........]     automatic arena: 256 B, the heap's
  *  chunk 1 (2x)             [## slices ##|............ zero ..................]  &lt;- current: bump pointer
- *  block (own)              [ one request bigger than a first chunk ]
+ *  block (own)              [ one request bigger than a pooled first chunk (16 KiB) ]
  * </pre>
  *
  * <p>A request is sliced from the current chunk; when it does not fit, the arena takes a chunk twice as big as the
- * last (up to {@link #maxChunkSize}), or, for a request bigger than a first chunk, a block of its own. Closing closes
- * the JDK arena first (which fails, changing nothing, while a downcall uses one of its segments), then gives back
- * every chunk: O(chunks), not O(allocations).
+ * last (up to {@link #maxChunkSize}), or, for a request bigger than a pooled first chunk (16 KiB), a block of its
+ * own. Closing closes the JDK arena first (which fails, changing nothing, while a downcall uses one of its segments),
+ * then gives back every chunk: O(chunks), not O(allocations).
  *
  * <p>Chunks are zero when taken, so a zeroed allocation costs no write at all; closing zeroes what was used.
  */
@@ -103,8 +103,8 @@ public abstract sealed class ArenaAllocator permits ConfinedArenaAllocator, Shar
     }
 
     /**
-     * Whether a request needs a block of its own rather than a slice of a chunk: one bigger than a first chunk.
-     * Such a block is zeroed only where the heap recycled bytes, and not at all for
+     * Whether a request needs a block of its own rather than a slice of a chunk: one bigger than a pooled first chunk
+     * (16 KiB). Such a block is zeroed only where the heap recycled bytes, and not at all for
      * {@code allocateUninitialized}, where a chunk would be zeroed whole; next to the zeroing of that many bytes,
      * the heap's lock costs little.
      */
