@@ -1,7 +1,11 @@
 package io.memalloc;
 
 import io.memalloc.internal.heap.HeapConfig;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
 import java.util.Locale;
+import java.util.TreeSet;
 import java.util.function.Function;
 import java.util.function.LongPredicate;
 
@@ -26,12 +30,19 @@ import java.util.function.LongPredicate;
  * <p>A size is a count of bytes, with an optional suffix k, m, g or t (powers of 1024; {@code KiB}, {@code MB}
  * and the like are read the same).
  *
+ * <p>A property that starts with {@code memalloc.} and is none of these (a typo, such as {@code memalloc.regionsize})
+ * would change nothing without a word: {@link #unknown} names it, with the nearest real one, for a warning.
+ *
  * @param heapConfig     the heap's shape
  * @param managementBean whether to register {@code io.memalloc:type=MemAlloc,name=global}
  * @param leakSites      whether to record where arenas are created, for the report of one never closed
  */
 record GlobalProperties(HeapConfig heapConfig, boolean managementBean, boolean leakSites) {
     static final String PREFIX = "memalloc.";
+    /** Every property read here, without the prefix. */
+    static final List<String> NAMES = List.of("regionSize", "stripes", "maxMappedBytes", "cachedRegions",
+            "spareMappings", "threadCaches", "hardened", "managementBean", "leakSites", "guardPages");
+    private static final String COUNT = "a whole number from 0 to " + Integer.MAX_VALUE;
 
     /** Reads the properties through {@code lookup} (the system properties, or a test's map). */
     static GlobalProperties read(Function<String, String> lookup) {
@@ -42,11 +53,11 @@ record GlobalProperties(HeapConfig heapConfig, boolean managementBean, boolean l
         int stripes = (int) count(lookup, "stripes", defaults.stripes(),
                 v -> Long.bitCount(v) == 1 && v <= HeapConfig.MAX_STRIPES, "a power of two from 1 to 1024");
         long maxMappedBytes = size(lookup, "maxMappedBytes", defaults.maxMappedBytes(), v -> v > 0,
-                "a size above 0");
+                "a size above 0, such as 512m");
         int cachedRegions = (int) count(lookup, "cachedRegions", defaults.cachedRegions(),
-                v -> v <= Integer.MAX_VALUE, "a count");
+                v -> v <= Integer.MAX_VALUE, COUNT);
         int spareMappings = (int) count(lookup, "spareMappings", defaults.spareMappings(),
-                v -> v <= Integer.MAX_VALUE, "a count");
+                v -> v <= Integer.MAX_VALUE, COUNT);
         boolean hardened = bool(lookup, "hardened", false);
         // A hardened heap has neither: each would hand blocks out past its checks.
         boolean threadCaches = !hardened && bool(lookup, "threadCaches", defaults.threadCaches());
@@ -134,6 +145,59 @@ record GlobalProperties(HeapConfig heapConfig, boolean managementBean, boolean l
     }
 
     private static IllegalArgumentException bad(String name, String value, String what) {
-        return new IllegalArgumentException("system property " + PREFIX + name + "=" + value + " is not " + what);
+        return new IllegalArgumentException("system property " + PREFIX + name + "=" + value + " is refused: it must"
+                + " be " + what);
+    }
+
+    /**
+     * {@return a warning for each of {@code propertyNames} that starts with {@code memalloc.} but is none of
+     * {@link #NAMES}, naming the nearest of them} Sorted, so that the warnings come in the same order every run.
+     */
+    static List<String> unknown(Collection<String> propertyNames) {
+        List<String> warnings = new ArrayList<>();
+        for (String property : new TreeSet<>(propertyNames)) {
+            if (!property.startsWith(PREFIX) || NAMES.contains(property.substring(PREFIX.length()))) {
+                continue;
+            }
+            String nearest = nearest(property.substring(PREFIX.length()));
+            warnings.add("system property " + property + " is not a MemAlloc setting, and changes nothing; did you"
+                    + " mean " + PREFIX + nearest + "? The settings are " + PREFIX + String.join(", " + PREFIX, NAMES)
+                    + " (see the Javadoc of MemAlloc.global())");
+        }
+        return warnings;
+    }
+
+    /** The name in {@link #NAMES} fewest edits away from {@code name}, letter case aside. */
+    private static String nearest(String name) {
+        String best = NAMES.getFirst();
+        int bestDistance = Integer.MAX_VALUE;
+        for (String candidate : NAMES) {
+            int distance = editDistance(name.toLowerCase(Locale.ROOT), candidate.toLowerCase(Locale.ROOT));
+            if (distance < bestDistance) {
+                best = candidate;
+                bestDistance = distance;
+            }
+        }
+        return best;
+    }
+
+    /** Levenshtein's distance: the fewest insertions, deletions and substitutions that turn {@code a} into {@code b}. */
+    private static int editDistance(String a, String b) {
+        int[] previous = new int[b.length() + 1];
+        int[] current = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) {
+            previous[j] = j;
+        }
+        for (int i = 1; i <= a.length(); i++) {
+            current[0] = i;
+            for (int j = 1; j <= b.length(); j++) {
+                int substitution = previous[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
+                current[j] = Math.min(substitution, Math.min(previous[j], current[j - 1]) + 1);
+            }
+            int[] swap = previous;
+            previous = current;
+            current = swap;
+        }
+        return previous[b.length()];
     }
 }

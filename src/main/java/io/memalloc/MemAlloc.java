@@ -134,6 +134,9 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
      * </tbody>
      * </table>
      *
+     * <p>A {@code memalloc.*} property that is none of these (a typo, such as {@code memalloc.regionsize}) changes
+     * nothing, and is a WARNING through {@link System.Logger} naming the nearest real one.
+     *
      * @return the process-wide allocator
      * @throws UnsupportedOperationException when MemAlloc cannot run here (an OS it does not know, or no native
      *                                       access), with the reason
@@ -162,6 +165,9 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
             RuntimeException failure = null;
             try {
                 GlobalProperties properties = GlobalProperties.read(System::getProperty);
+                for (String unknown : GlobalProperties.unknown(System.getProperties().stringPropertyNames())) {
+                    LOG.log(System.Logger.Level.WARNING, unknown);
+                }
                 instance = new MemAlloc(new Heap(OsMemory.system(), properties.heapConfig()), true,
                         properties.managementBean(), properties.leakSites());
             } catch (RuntimeException e) {

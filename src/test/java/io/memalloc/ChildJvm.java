@@ -11,7 +11,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * Runs a {@code main} of the test classes in a JVM of its own: for a scenario that could take the JVM down, so that a
  * crash fails one test instead of the whole run. The child gets the library and the test classes on its class path
- * (from {@code memalloc.test.classpath}, which the build sets), native access, and the test JVM's Java; its output
+ * (from {@code memallocTests.classpath}, which the build sets), native access, and the test JVM's Java; its output
  * and errors come back as one string, never on the console.
  */
 final class ChildJvm {
@@ -27,15 +27,22 @@ final class ChildJvm {
      * @throws AssertionError when the child did not end in time
      */
     static Outcome run(Class<?> main, Duration timeout, String... args) throws IOException, InterruptedException {
-        String classPath = System.getProperty("memalloc.test.classpath");
+        return run(main, List.of(), timeout, args);
+    }
+
+    /** As {@link #run(Class, Duration, String...)}, with {@code jvmOptions} (system properties, say) for the child. */
+    static Outcome run(Class<?> main, List<String> jvmOptions, Duration timeout, String... args)
+            throws IOException, InterruptedException {
+        String classPath = System.getProperty("memallocTests.classpath");
         if (classPath == null) {
-            throw new IllegalStateException("memalloc.test.classpath is not set: run the tests through ./build");
+            throw new IllegalStateException("memallocTests.classpath is not set: run the tests through ./build");
         }
         List<String> command = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "-Xmx256m", "-XX:-CreateCoredumpOnCrash",
-                "-XX:ErrorFile=" + Path.of(System.getProperty("java.io.tmpdir"), "memalloc-child-hs_err_%p.log"),
-                "-cp", classPath, main.getName()));
+                "-XX:ErrorFile=" + Path.of(System.getProperty("java.io.tmpdir"), "memalloc-child-hs_err_%p.log")));
+        command.addAll(jvmOptions);
+        command.addAll(List.of("-cp", classPath, main.getName()));
         command.addAll(List.of(args));
         // In the temporary folder: a JVM that crashes under a JFR recording leaves its dump in its working folder.
         Process child = new ProcessBuilder(command).directory(Path.of(System.getProperty("java.io.tmpdir")).toFile())

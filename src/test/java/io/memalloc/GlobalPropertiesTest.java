@@ -4,7 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.memalloc.internal.heap.HeapConfig;
+import java.time.Duration;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -73,11 +76,11 @@ class GlobalPropertiesTest {
         "stripes, 0, a power of two from 1 to 1024",
         "stripes, 2048, a power of two from 1 to 1024",
         "stripes, 4k, a power of two from 1 to 1024",
-        "maxMappedBytes, 0, a size above 0",
-        "maxMappedBytes, -5, a size above 0",
-        "cachedRegions, -1, a count",
-        "cachedRegions, 3000000000, a count",
-        "spareMappings, many, a count",
+        "maxMappedBytes, 0, 'a size above 0, such as 512m'",
+        "maxMappedBytes, -5, 'a size above 0, such as 512m'",
+        "cachedRegions, -1, a whole number from 0 to 2147483647",
+        "cachedRegions, 3000000000, a whole number from 0 to 2147483647",
+        "spareMappings, many, a whole number from 0 to 2147483647",
         "threadCaches, yes, true or false",
         "managementBean, 1, true or false",
         "hardened, on, true or false",
@@ -86,6 +89,29 @@ class GlobalPropertiesTest {
     void aBadValueIsRefusedNamingThePropertyAndWhatItMayBe(String property, String value, String what) {
         assertThatThrownBy(() -> read(Map.of("memalloc." + property, value)))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("system property memalloc." + property + "=" + value + " is not " + what);
+                .hasMessage("system property memalloc." + property + "=" + value + " is refused: it must be " + what);
+    }
+
+    @Test
+    void aPropertyOfOursMisspelledIsNamedWithTheNearestRealOne() {
+        assertThat(GlobalProperties.unknown(Set.of("memalloc.regionsize", "memalloc.hardend", "memalloc.stripes",
+                "java.home", "memallocTests.soakSeconds", "memalloc.")))
+                .satisfiesExactly(
+                        w -> assertThat(w).startsWith("system property memalloc. is not a MemAlloc setting"),
+                        w -> assertThat(w).startsWith("system property memalloc.hardend is not a MemAlloc setting,"
+                                + " and changes nothing; did you mean memalloc.hardened? The settings are"
+                                + " memalloc.regionSize, memalloc.stripes, "),
+                        w -> assertThat(w).startsWith("system property memalloc.regionsize is not a MemAlloc setting,"
+                                + " and changes nothing; did you mean memalloc.regionSize?"));
+        assertThat(GlobalProperties.unknown(Set.of("memalloc.regionSize", "memalloc.guardPages"))).isEmpty();
+    }
+
+    @Test
+    void theGlobalAllocatorWarnsOfAMisspelledPropertyWhenItIsMade() throws Exception {
+        ChildJvm.Outcome outcome = ChildJvm.run(GlobalAllocatorScenario.class,
+                List.of("-Dmemalloc.regionsize=1m"), Duration.ofSeconds(60));
+        assertThat(outcome.exitCode()).as(outcome.output()).isZero();
+        assertThat(outcome.output()).contains("WARNING: system property memalloc.regionsize is not a MemAlloc setting,"
+                + " and changes nothing; did you mean memalloc.regionSize?", "mappedBytes 4194304"); // not 1m: ignored
     }
 }

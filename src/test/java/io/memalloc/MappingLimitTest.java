@@ -14,6 +14,17 @@ class MappingLimitTest {
     final LogCapture log = new LogCapture();
 
     @Test
+    void theCapsMessageGivesExactBytesBesideRoundedOnes() {
+        // 4 MiB and one byte need a mapping of 4 MiB and a page (4 or 16 KiB): rounded alone, both read "4.0 MiB".
+        try (MemAlloc alloc = MemAlloc.builder().regionSize(1 << 20).maxMappedBytes(4 << 20).build()) {
+            assertThatThrownBy(() -> alloc.allocate((4 << 20) + 1, 16)).isInstanceOf(OutOfMemoryError.class)
+                    .message().matches("MemAlloc: a request of 4194305 bytes needs a new mapping of 4(198400|210688)"
+                            + " bytes \\(4\\.0 MiB\\); 0 bytes are mapped already, and maxMappedBytes is"
+                            + " 4194304 bytes \\(4\\.0 MiB\\), so 4194304 bytes \\(4\\.0 MiB\\) are left");
+        }
+    }
+
+    @Test
     void aRequestOverTheCapIsOutOfMemoryAndNamesCapAndRequest() {
         try (MemAlloc alloc = MemAlloc.builder().regionSize(64 * 1024).maxMappedBytes(128 * 1024).build()) {
             MemorySegment first = alloc.allocate(100_000, 16);

@@ -35,7 +35,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * race's allowed set, and the heap is checked after each iteration. The outcomes seen are counted and logged, as
  * jcstress does (through {@link System.Logger} at DEBUG, which the console does not print by default, so that a
  * passing build stays quiet; {@code ./build -Pfigures -Dtest=RaceTest test} prints them). An iteration count (1,000
- * per second of {@code memalloc.soakSeconds}, so 2,000 by default) and the soak time bound each race, whichever comes
+ * per second of {@code memallocTests.soakSeconds}, so 2,000 by default) and the soak time bound each race, whichever comes
  * first; at least {@link #MIN_ITERATIONS} run whatever the clock says.
  *
  * <p>Why not jcstress itself: it is not a JUnit engine but a harness of its own (an annotation processor that
@@ -44,7 +44,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * and a run that means something takes minutes. The issue accepts "jcstress or equivalent": this harness is the
  * equivalent, run by Surefire with the other tests. What it lacks is jcstress's control of JIT modes and its
  * variety of thread placement; the iterations partly make up for it, and a soak
- * ({@code ./build -Dmemalloc.soakSeconds=60 -Dtest=RaceTest test}) runs each race for up to 60,000 iterations or a
+ * ({@code ./build -DmemallocTests.soakSeconds=60 -Dtest=RaceTest test}) runs each race for up to 60,000 iterations or a
  * minute.
  */
 class RaceTest {

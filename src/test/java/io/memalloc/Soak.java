@@ -4,11 +4,11 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * How long the time-bounded tests ({@link StressTest}, {@link RaceTest}) run: the system property
- * {@code memalloc.soakSeconds}, 2 by default. The POM hands it to Surefire's forked JVM, so that a long soak is
- * {@code ./build -Dmemalloc.soakSeconds=60 -Dtest=StressTest test}.
+ * {@code memallocTests.soakSeconds}, 2 by default. The POM hands it to Surefire's forked JVM, so that a long soak is
+ * {@code ./build -DmemallocTests.soakSeconds=60 -Dtest=StressTest test}.
  */
 final class Soak {
-    static final String PROPERTY = "memalloc.soakSeconds";
+    static final String PROPERTY = "memallocTests.soakSeconds";
     private static final long DEFAULT_SECONDS = 2;
 
     private Soak() {}

@@ -26,12 +26,12 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * Load: several threads hammering one allocator for a fixed time, every byte they own checked.
  *
- * <p>Each test runs for {@code memalloc.soakSeconds} seconds (2 by default, so that CI pays a few seconds per test),
+ * <p>Each test runs for {@code memallocTests.soakSeconds} seconds (2 by default, so that CI pays a few seconds per test),
  * and at least a fixed number of operations per thread whatever the clock says, so that a slow machine still does
  * the whole mix. A long soak sets the property on the command line, which the POM hands to Surefire's forked JVM:
  *
  * <pre>
- * ./build -Dmemalloc.soakSeconds=60 -Dtest=StressTest test
+ * ./build -DmemallocTests.soakSeconds=60 -Dtest=StressTest test
  * </pre>
  *
  * <p>The class has six tests, so a soak of N seconds takes about 6N seconds; Surefire's limit on the forked JVM
@@ -44,7 +44,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * the POM's {@code figures} profile prints them (with {@code src/test/logging/figures.properties}):
  *
  * <pre>
- * ./build -Pfigures -Dmemalloc.soakSeconds=60 -Dtest=StressTest test
+ * ./build -Pfigures -DmemallocTests.soakSeconds=60 -Dtest=StressTest test
  * </pre>
  */
 class StressTest {

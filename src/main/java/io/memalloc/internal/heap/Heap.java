@@ -1447,10 +1447,11 @@ public final class Heap {
         if (!reserve(byteSize)) {
             Failures refusals = giveBackForRoom();
             if (!reserve(byteSize)) {
+                long mapped = mappedBytes.get();
                 OutOfMemoryError error = new OutOfMemoryError("MemAlloc: a request of " + request
-                        + " bytes needs a mapping of " + Sizes.format(byteSize) + ", but "
-                        + Sizes.format(mappedBytes.get()) + " are mapped and maxMappedBytes is " + maxMappedBytes
-                        + " (" + Sizes.format(maxMappedBytes) + ")");
+                        + " bytes needs a new mapping of " + Sizes.exact(byteSize) + "; " + Sizes.exact(mapped)
+                        + " are mapped already, and maxMappedBytes is " + Sizes.exact(maxMappedBytes) + ", so "
+                        + Sizes.exact(Math.max(0, maxMappedBytes - mapped)) + " are left");
                 if (refusals.first() != null) {
                     error.addSuppressed(refusals.first());
                 }

@@ -6,6 +6,11 @@ import java.util.Locale;
 final class Sizes {
     private Sizes() {}
 
+    /** Exact bytes, and rounded beside them when that reads easier: {@code 4198400 bytes (4.0 MiB)}. */
+    static String exact(long bytes) {
+        return bytes < 1024 ? bytes + " bytes" : bytes + " bytes (" + format(bytes) + ")";
+    }
+
     static String format(long bytes) {
         if (bytes < 1024) {
             return bytes + " B";

@@ -48,8 +48,8 @@ public final class PosixMemory implements OsMemory {
         long p = calls.mmap(0, length, PosixConstants.PROT_READ | PosixConstants.PROT_WRITE,
                 PosixConstants.MAP_PRIVATE | constants.mapAnonymous());
         if (p < 0) {
-            throw new OutOfMemoryError("mmap of " + byteSize + " bytes aligned to " + alignment + " (" + length
-                    + " bytes mapped) failed: " + Errno.describe(-p));
+            throw new OutOfMemoryError("mmap of " + byteSize + " bytes aligned to " + alignment + " failed (it asked"
+                    + " for " + length + " bytes, the alignment's slack included): " + Errno.describe(-p));
         }
         long aligned = (p + alignment - 1) & -alignment;
         long head = aligned - p;
