@@ -15,7 +15,11 @@ public final class Basic {
     private Basic() {}
 
     public static void main(String[] args) {
+        // Small regions and one stripe, so that the heap map below fits a screen.
         try (MemAlloc alloc = MemAlloc.builder().stripes(1).regionSize(1 << 20).build()) {
+            System.out.println("An allocator of its own, with 1 MiB regions and one stripe so that its heap map fits a"
+                    + " screen (the defaults: 4 MiB regions, 2 x processors stripes); so a request above 512 KiB"
+                    + " gets a mapping of its own here, where the default is 1 MiB.");
             record Request(long size, long alignment) {}
             List<MemorySegment> blocks = new ArrayList<>();
             for (Request r : List.of(new Request(24, 8), new Request(100, 16), new Request(8, 64),
