@@ -526,6 +526,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
             drainRefused = refused;
         }
         reportLeaks();
+        ArenaAllocator.allocatorClosed(name()); // counts of its leaked arenas not logged yet: now or never
         try {
             heap.close(); // throws when, at its end, a mapping is still owed to the OS
         } catch (IllegalStateException refused) {

@@ -84,6 +84,14 @@ public abstract sealed class ArenaAllocator permits ConfinedArenaAllocator, Shar
     }
 
     /**
+     * Tells the leak reports that the allocator named {@code heapName} closed: what they counted of its arenas and
+     * have not logged yet is logged now, and its creation sites are forgotten ({@link LeakWatch}).
+     */
+    public static void allocatorClosed(String heapName) {
+        LeakWatch.allocatorClosed(heapName);
+    }
+
+    /**
      * A segment of {@code byteSize} bytes at {@code byteAlignment}, bound to {@link #scope()}; zero when
      * {@code zero} is set. The caller has checked the arguments.
      */

@@ -1,10 +1,12 @@
 package io.memalloc.internal.arena;
 
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.LongSupplier;
+import java.util.function.Predicate;
 
 /**
  * Decides which leaks are logged, so that a program that drops arenas by the thousand gets a few lines, not one per
@@ -24,12 +26,14 @@ import java.util.function.LongSupplier;
  *
  * <p>A count still pending when its key stops leaking is logged with a later leak of any key: a leak that comes an
  * interval or more after the last sweep sweeps all keys, and logs the count of each whose last report is an interval
- * old (the sweep at most once per interval, so that a stream of leaks does not walk the keys each time). A count
- * pending when nothing leaks again is never logged; the JFR events still have every arena.
+ * old (the sweep at most once per interval, so that a stream of leaks does not walk the keys each time). The keys of
+ * an allocator that closes are {@link #forget forgotten}, their pending counts logged then. A count pending when
+ * nothing leaks again and its allocator never closes (the global one) is never logged; the JFR events still have
+ * every arena.
  *
  * <p>The keys are bounded: once {@code maxKeys} keys are known, the leaks of new keys are counted under one
- * {@code overflow} key, whose first leak is logged in full like any other. Keys are never dropped, so a key that was
- * reported in full is never reported in full again.
+ * {@code overflow} key, whose first leak is logged in full like any other. Keys are dropped only when forgotten, so
+ * a key that was reported in full is not reported in full again while its allocator lives.
  *
  * <p>Thread-safe: the cleaner's thread is the only caller today, but a lock costs nothing next to a leak.
  *
@@ -44,6 +48,8 @@ final class LeakReports<K> {
     private final Map<K, Tally> tallies = new LinkedHashMap<>();
     /** When every key was last looked at for a summary due. Guarded by {@code this}. */
     private long lastSweep;
+    /** The number the next new key gets: numbers are not reused when keys are forgotten. Guarded by {@code this}. */
+    private int nextNumber = 1;
 
     /**
      * @param nanoClock     the time in nanoseconds, of {@link System#nanoTime()}'s kind (only differences count)
@@ -86,7 +92,7 @@ final class LeakReports<K> {
         Tally tally = tallies.get(countedAs);
         boolean inFull = tally == null;
         if (inFull) {
-            tally = new Tally(tallies.size() + 1, now);
+            tally = new Tally(nextNumber++, now);
             tallies.put(countedAs, tally);
         } else {
             tally.pending++;
@@ -102,6 +108,26 @@ final class LeakReports<K> {
             summarizeIfDue(countedAs, tally, now, summaries);
         }
         return new Decision<>(countedAs, tally.number, inFull, List.copyOf(summaries));
+    }
+
+    /**
+     * Forgets the keys {@code ended} matches (those of an allocator that closed: its arenas leak no more, and its
+     * keys would take room for good) and {@return their counts still pending}, for the caller to log now rather than
+     * never.
+     */
+    synchronized List<Summary<K>> forget(Predicate<K> ended) {
+        List<Summary<K>> pending = new ArrayList<>();
+        for (Iterator<Map.Entry<K, Tally>> entries = tallies.entrySet().iterator(); entries.hasNext(); ) {
+            Map.Entry<K, Tally> entry = entries.next();
+            if (ended.test(entry.getKey())) {
+                Tally tally = entry.getValue();
+                if (tally.pending > 0) {
+                    pending.add(new Summary<>(entry.getKey(), tally.number, tally.pending, tally.total));
+                }
+                entries.remove();
+            }
+        }
+        return pending;
     }
 
     private void summarizeIfDue(K key, Tally tally, long now, List<Summary<K>> summaries) {

@@ -133,6 +133,17 @@ final class LeakWatch implements Runnable {
         }
     }
 
+    /**
+     * The allocator named {@code heapName} closed: its arenas leak no more. Logs the counts of its leaks not logged
+     * yet, and forgets its sites.
+     */
+    static void allocatorClosed(String heapName) {
+        for (LeakReports.Summary<LeakSite> summary : reports.forget(site -> site.heapName().equals(heapName))) {
+            LOG.log(System.Logger.Level.WARNING, summary.key().summary(summary.number(), summary.count(),
+                    summary.total()));
+        }
+    }
+
     /** Logs this leak in full if it is its site's first, and whatever counts of leaks are due. */
     private void log(String what) {
         LeakReports.Decision<LeakSite> decision = reports.leaked(LeakSite.of(pool.heapName(), kind, site));

@@ -35,6 +35,21 @@ class LeakReportsTest {
     }
 
     @Test
+    void forgottenKeysGiveTheirPendingCountsAndTheirRoomAndNumbersAreNotReused() {
+        reports.leaked("a-1");
+        reports.leaked("a-1");
+        reports.leaked("a-2"); // nothing pending
+        reports.leaked("b");
+        reports.leaked("b");
+        assertThat(reports.forget(key -> key.startsWith("a-"))).containsExactly(new Summary<>("a-1", 1, 1, 2));
+        assertThat(reports.forget(key -> key.startsWith("a-"))).isEmpty();
+        // Their room is free again (3 keys at most), under new numbers; b's count stays b's.
+        assertThat(reports.leaked("c")).isEqualTo(new Decision<>("c", 4, true, List.of()));
+        assertThat(reports.leaked("a-1")).isEqualTo(new Decision<>("a-1", 5, true, List.of()));
+        assertThat(reports.forget("b"::equals)).containsExactly(new Summary<>("b", 3, 1, 2));
+    }
+
+    @Test
     void aKeyIsSummedUpAtMostOncePerInterval() {
         reports.leaked("a");
         now.addAndGet(INTERVAL);
