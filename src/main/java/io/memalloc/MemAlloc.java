@@ -743,7 +743,8 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
         }
 
         /**
-         * How many empty regions are kept mapped for reuse rather than unmapped; by default one per stripe.
+         * How many empty regions are kept mapped for reuse rather than unmapped; by default one per stripe (as many as
+         * {@link #stripes}). {@link MemAlloc#global()} keeps 2 unless {@code memalloc.cachedRegions} says otherwise.
          *
          * @param cachedRegions how many, 0 or more
          * @return this builder
