@@ -103,7 +103,10 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
 
     private static final System.Logger LOG = System.getLogger(MemAlloc.class.getName());
 
-    /** The size of an arena's first chunk, the chunks the pool keeps. */
+    /**
+     * The size of a confined or shared arena's first chunk: the chunks the pool keeps. An automatic arena's first chunk
+     * is smaller and the heap's, not the pool's (see {@code ArenaAllocator.AUTO_FIRST_CHUNK}).
+     */
     private static final long FIRST_CHUNK_SIZE = 16 * 1024;
 
     /**
