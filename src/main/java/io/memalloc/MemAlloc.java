@@ -103,7 +103,10 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
 
     private static final System.Logger LOG = System.getLogger(MemAlloc.class.getName());
 
-    /** The size of an arena's first chunk, the chunks the pool keeps. */
+    /**
+     * The size of a confined or shared arena's first chunk: the chunks the pool keeps. An automatic arena's first chunk
+     * is smaller and the heap's, not the pool's (see {@code ArenaAllocator.AUTO_FIRST_CHUNK}).
+     */
     private static final long FIRST_CHUNK_SIZE = 16 * 1024;
 
     /**
@@ -378,7 +381,11 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
         }
     }
 
-    /** The largest chunk an arena takes: a quarter of a region, so that chunks never need a mapping of their own. */
+    /**
+     * The largest chunk an arena takes: a quarter of a region. Below 4 MiB regions that keeps every chunk in a region;
+     * from 4 MiB up the largest chunks (1 MiB and more, with their header) are above the large threshold, and get a
+     * mapping of their own.
+     */
     private long maxChunkSize() {
         return heap.regionSize() / 4;
     }
@@ -676,14 +683,14 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
         }
 
         /**
-         * Whether each large block (one above 1 MiB or half a region, with a mapping of its own) is followed by a guard page,
-         * which faults when touched; off by default. A write running past the end of such a block then stops the
-         * process at the guard, with the JVM's fatal error report, instead of going on into whatever is mapped
+         * Whether each large block (one with a mapping of its own: see {@link #regionSize}) is followed by a guard
+         * page, which faults when touched; off by default. A write running past the end of such a block then stops
+         * the process at the guard, with the JVM's fatal error report, instead of going on into whatever is mapped
          * next. The block ends where it would without the guard, so a write past its end but short of the guard
          * (the rest of its mapping: less than a page on Linux and macOS, up to 64 KiB on Windows) is not caught by
-         * the guard: a {@link #hardened} allocator's canary catches
-         * that at {@code free}. It costs a page of address space (not of memory) and a system call per large
-         * mapping. {@link MemAlloc#global()} has them with the system property {@code memalloc.guardPages=true}.
+         * the guard: a {@link #hardened} allocator's canary catches that at {@code free}. It costs a page of address
+         * space (not of memory) and a system call per large mapping. {@link MemAlloc#global()} has them with the
+         * system property {@code memalloc.guardPages=true}.
          *
          * @param guard whether to put a guard page after each large block
          * @return this builder
@@ -694,8 +701,10 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
         }
 
         /**
-         * The size of each region: a power of two from 64 KiB to 256 MiB; 4 MiB by default. Requests above half
-         * a region get a mapping of their own.
+         * The size of each region: a power of two from 64 KiB to 256 MiB; 4 MiB by default. A request above half a
+         * region or above 1 MiB, whichever is less, gets a mapping of its own (counted with the block around it: its
+         * header, rounding and any alignment padding): above 1 MiB with the default regions, above half a region with
+         * regions of 2 MiB or less.
          *
          * @param regionSize the size in bytes
          * @return this builder
@@ -744,7 +753,8 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
         }
 
         /**
-         * How many empty regions are kept mapped for reuse rather than unmapped; by default one per stripe.
+         * How many empty regions are kept mapped for reuse rather than unmapped; by default one per stripe (as many as
+         * {@link #stripes}). {@link MemAlloc#global()} keeps 2 unless {@code memalloc.cachedRegions} says otherwise.
          *
          * @param cachedRegions how many, 0 or more
          * @return this builder

@@ -30,7 +30,7 @@ class RegressionTest {
         }
         live.add(allocateAndFill(8152));
         for (long size = 32 * 1024 - 64; size <= 32 * 1024 + 64; size += 8) {
-            live.add(allocateAndFill(size)); // both sides of the large-block threshold: half a region
+            live.add(allocateAndFill(size)); // both sides of the large-block threshold: half of these 64 KiB regions
         }
         alloc.verifyHeap();
         assertNoOverlap(live);

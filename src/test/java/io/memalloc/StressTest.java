@@ -141,7 +141,8 @@ class StressTest {
      * Runs the random traffic on {@code alloc} from {@link #THREADS} threads, then frees what is left in the hand-off
      * queue, checked, and logs the figures.
      *
-     * @param largeMin the smallest large block: above half a region
+     * @param largeMin the smallest large block: above half a region, so above the large threshold (half a region,
+     *                 at most 1 MiB) at any region size
      * @param largeMax the largest one
      */
     private static void randomTraffic(MemAlloc alloc, long largeMin, long largeMax, String what) throws Exception {

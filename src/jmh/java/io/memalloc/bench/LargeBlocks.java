@@ -16,7 +16,8 @@ import org.openjdk.jmh.infra.BenchmarkParams;
 /**
  * One op: allocate a block of {@code size} bytes (1, 4 or 16 MiB), then free it at once. Sizes where allocators
  * stop serving from their heaps and map memory of their own: glibc above its mmap threshold (128 KiB at first, then
- * up to 32 MiB as it adapts to blocks freed), MemAlloc above half a region (2 MiB by default).
+ * up to 32 MiB as it adapts to blocks freed), MemAlloc above half a region or 1 MiB, whichever is less (1 MiB with
+ * the default 4 MiB regions: so every size here gets a mapping of its own).
  *
  * <p>{@code memAlloc}: {@code allocateUninitialized(size, 16)}, since {@code malloc} does not zero either;
  * {@code memAllocZeroed}: {@code allocate(size, 16)}, which zeroes only recycled bytes (a fresh mapping is zero

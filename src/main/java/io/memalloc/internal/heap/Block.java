@@ -23,7 +23,7 @@ import java.nio.ByteOrder;
  *                bits 55..38  check bits of a hardened heap's in-use block ({@link Hardening#seal}); else 0
  *                bits 37..32  log2 of the alignment asked for (in-use blocks; reallocate keeps it)
  *                bits 31..4   size of the whole block in bytes, header included (a multiple of 16, below 2^32)
- *                bit  2       PURGED: the free block's pages were given back to the OS (see Stripe#purge)
+ *                bit  2       PURGED: the free block's pages were given back to the OS (Heap#purgeFreeBlock)
  *                bit  1       PREV_IN_USE: the block just before this one is in use, so it has no footer
  *                bit  0       IN_USE
  *

@@ -25,8 +25,9 @@ import java.util.function.Function;
  * <pre>
  *  allocate(n)                        free(p)
  *    |                                  |
- *    +-- n above 1 MiB (at most)? --->  +-- p in a region? (RegionTable, no lock) ---- no --> LargeBlocks
- *    |     yes: LargeBlocks, own map    |     yes: lock p's stripe, check p is live, free
+ *    +-- block above largeThreshold? -> +-- p in a region? (RegionTable, no lock) ---- no --> LargeBlocks
+ *    |   (half a region, at most 1 MiB) |     yes: lock p's stripe, check p is live, free
+ *    |   yes: LargeBlocks, own map      |
  *    v                                  v
  *  stripes[home], then each other one with tryLock; then wait for home; then map a region (no lock held)
  * </pre>

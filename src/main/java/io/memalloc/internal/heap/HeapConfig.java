@@ -9,7 +9,8 @@ import java.util.Objects;
  * @param name           what events and the management bean call the heap: {@code global}, or a private
  *                       allocator's name
  * @param regionSize     bytes per region: a power of two, {@link #MIN_REGION_SIZE} to {@link #MAX_REGION_SIZE};
- *                       requests above half of it get a mapping of their own
+ *                       requests above half of it or above 1 MiB, whichever is less (their block with its alignment
+ *                       padding: see {@link Heap}), get a mapping of their own
  * @param stripes        number of stripes (locks): a power of two, 1 to {@link #MAX_STRIPES}
  * @param maxMappedBytes the most the heap may have mapped at once, regions and large blocks together
  * @param cachedRegions  how many empty regions the heap keeps mapped for reuse
