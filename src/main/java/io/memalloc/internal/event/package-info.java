@@ -11,8 +11,8 @@
  *                                 (duration: its lifetime)                       chunks
  *  io.memalloc.AllocationFailed   a request ended in OutOfMemoryError            allocator, size, reason
  *  io.memalloc.FaultDetected      free or reallocate refused a segment; a        allocator, operation, address, fault
- *                                 hardened heap found a write past the end or
- *                                 after free
+ *                                 hardened heap found a write past the end,
+ *                                 after free, or over a header (a damaged block)
  *  io.memalloc.LeakDetected       memory was found never given back: blocks at   allocator, what, liveBlocks,
  *                                 close, an arena unreachable and not closed     liveBytes
  * </pre>
