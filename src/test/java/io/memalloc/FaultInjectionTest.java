@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.function.ToIntFunction;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -591,6 +592,35 @@ class FaultInjectionTest {
             assertThat(alloc.stats().mappedBytes()).isZero();
             assertConsistent(alloc, os);
         }
+    }
+
+    @Test
+    void anUnmapRefusedWhenACollectedAutomaticArenaGivesItsMemoryBackIsLoggedAndTheMappingOwed()
+            throws InterruptedException {
+        FaultyOsMemory os = new FaultyOsMemory();
+        MemAlloc alloc = allocator(os);
+        openAndDropAutoArenaWithABlockOfItsOwn(alloc);
+        os.failUnmap(1); // the block's mapping, when the cleaner's thread frees it
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (alloc.stats().largeBlockCount() != 0 && System.nanoTime() < deadline) {
+            System.gc();
+            Thread.onSpinWait();
+        }
+        assertThat(alloc.stats().largeBlockCount()).as("the arena was collected").isZero();
+        // The JDK's cleaner drops what its actions throw: the refusal reaches the log instead.
+        String warning = "WARNING: MemAlloc '" + alloc.name() + "': giving back an automatic arena's memory, the OS"
+                + " refused an unmap";
+        while (log.mentioning("giving back an automatic arena's memory").isEmpty() && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+        }
+        assertThat(log.take()).containsExactly(warning);
+        assertConsistent(alloc, os);
+        alloc.close(); // gives the owed mapping back
+        assertThat(alloc.stats().mappedBytes()).isZero();
+    }
+
+    private static void openAndDropAutoArenaWithABlockOfItsOwn(MemAlloc alloc) {
+        alloc.newAutoArena().allocate(40_000); // above 16 KiB: a block of its own, here a large mapping
     }
 
     @Test

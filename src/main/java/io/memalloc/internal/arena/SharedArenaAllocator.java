@@ -31,6 +31,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * list under the lock the release takes, so it goes back with the rest.
  */
 final class SharedArenaAllocator extends ArenaAllocator {
+    private static final System.Logger LOG = System.getLogger("io.memalloc.MemAlloc");
     /**
      * The chunk slices come from, and its segment bound to the scope, swapped together. A class, not a record:
      * threads compare it by identity to see whether another one swapped it.
@@ -127,7 +128,8 @@ final class SharedArenaAllocator extends ArenaAllocator {
         LeakWatch watch = automatic ? null : LeakWatch.start(jdkArena, kind, pool, chunks, 0, site, onRelease);
         release = new Release(kind, lock, chunks, pool, lifetime, watch, onRelease);
         try {
-            AddressSpace.onClose(jdkArena, automatic ? release : keepingReachable(release, jdkArena));
+            AddressSpace.onClose(jdkArena, automatic ? warningOfFailures(release, pool.heapName())
+                    : keepingReachable(release, jdkArena));
         } catch (RuntimeException | Error e) { // no chunk taken yet: nothing to give back
             release.cancel(); // whether or not the action was registered: the caller counts the arena closed
             if (watch != null) {
@@ -136,6 +138,21 @@ final class SharedArenaAllocator extends ArenaAllocator {
             }
             throw e;
         }
+    }
+
+    /**
+     * An automatic arena's release, which logs what it throws (an unmap the OS refused, the mapping then counted and
+     * owed): it runs on the JDK's cleaner thread, which drops every exception.
+     */
+    private static Runnable warningOfFailures(Runnable release, String heapName) {
+        return () -> {
+            try {
+                release.run();
+            } catch (RuntimeException refused) {
+                LOG.log(System.Logger.Level.WARNING, "MemAlloc '" + heapName + "': giving back an automatic arena's"
+                        + " memory, the OS refused an unmap", refused);
+            }
+        };
     }
 
     /**
