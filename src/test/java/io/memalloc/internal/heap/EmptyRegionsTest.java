@@ -1,7 +1,11 @@
 package io.memalloc.internal.heap;
 
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.memalloc.internal.os.AddressSpace;
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -48,8 +52,26 @@ class EmptyRegionsTest {
             assertThat(os.purged).hasSize(1);
             heap.verify();
 
-            long again = heap.allocate(REGION / 2, 16, true); // a purged region serves a request as any other
-            heap.free(again);
+            // A purged region serves requests as any other: two regions' worth of blocks fill the resident one and
+            // the purged one, every block reads as zero and keeps what is written to it.
+            List<Long> again = new ArrayList<>();
+            for (int i = 0; i < 2 * BLOCKS_PER_REGION; i++) {
+                again.add(heap.allocate(BLOCK, 16, true));
+            }
+            assertThat(again).as("blocks from the purged region").anySatisfy(block ->
+                    assertThat(heap.table().find(block).base).isEqualTo(firstBase));
+            assertThat(heap.stats().regionCount()).as("no region mapped for them").isEqualTo(2);
+            for (int i = 0; i < again.size(); i++) {
+                MemorySegment bytes = AddressSpace.all().asSlice(again.get(i), BLOCK);
+                assertThat(bytes.elements(JAVA_LONG).allMatch(word -> word.get(JAVA_LONG, 0) == 0)).isTrue();
+                bytes.fill((byte) i);
+            }
+            for (int i = 0; i < again.size(); i++) {
+                MemorySegment bytes = AddressSpace.all().asSlice(again.get(i), BLOCK);
+                byte expected = (byte) i;
+                assertThat(bytes.elements(JAVA_BYTE).allMatch(b -> b.get(JAVA_BYTE, 0) == expected)).isTrue();
+            }
+            again.forEach(heap::free);
             heap.verify();
         } finally {
             heap.close();
