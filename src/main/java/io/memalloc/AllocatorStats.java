@@ -22,12 +22,14 @@ package io.memalloc;
  * @param mapCount         mappings made so far
  * @param unmapCount       mappings given back so far
  * @param arenaPoolBytes   bytes in the zeroed first chunks kept for the next arenas: mapped and ready, but no one's
- *                         (a closed arena leaves its first chunk here); {@link MemAlloc#trim()} gives them back
+ *                         (a confined or shared arena that closes leaves its first chunk here, while the pool has room); {@link MemAlloc#trim()} gives them back
  * @param arenaPoolChunks  how many such chunks there are
+ * @param leakedArenas     arenas that became unreachable without being closed, so far: the leak watch gave their
+ *                         memory back and reported each (see {@link MemArena})
  */
 public record AllocatorStats(long mappedBytes, long allocatedBytes, int regionCount, int emptyRegionCount,
                              int largeBlockCount, long allocationCount, long freeCount, long mapCount,
-                             long unmapCount, long arenaPoolBytes, int arenaPoolChunks) {
+                             long unmapCount, long arenaPoolBytes, int arenaPoolChunks, long leakedArenas) {
 
     /**
      * {@return how many allocations are not freed yet} Open arenas' chunks are among them; the chunks kept for the
@@ -35,6 +37,7 @@ public record AllocatorStats(long mappedBytes, long allocatedBytes, int regionCo
      * {@link #allocatedBytes()}.
      */
     public long liveAllocations() {
-        return allocationCount - freeCount - arenaPoolChunks;
+        // Not below 0: the pool and the heap are read one after the other, and arenas may open and close between.
+        return Math.max(0, allocationCount - freeCount - arenaPoolChunks);
     }
 }

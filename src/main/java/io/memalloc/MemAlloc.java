@@ -420,7 +420,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
         long pooledBytes = pooled * chunkPool.chunkSize();
         return new AllocatorStats(s.mappedBytes(), Math.max(0, s.allocatedBytes() - pooledBytes), s.regionCount(),
                 s.emptyRegionCount(), s.largeBlockCount(), s.allocationCount(), s.freeCount(), s.mapCount(),
-                s.unmapCount(), pooledBytes, pooled);
+                s.unmapCount(), pooledBytes, pooled, chunkPool.leakedArenaCount());
     }
 
     /**

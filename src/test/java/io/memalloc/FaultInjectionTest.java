@@ -599,8 +599,8 @@ class FaultInjectionTest {
             throws InterruptedException {
         FaultyOsMemory os = new FaultyOsMemory();
         MemAlloc alloc = allocator(os);
+        os.failUnmap(1); // the block's mapping, when the cleaner's thread frees it: the next unmap of all
         openAndDropAutoArenaWithABlockOfItsOwn(alloc);
-        os.failUnmap(1); // the block's mapping, when the cleaner's thread frees it
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         while (alloc.stats().largeBlockCount() != 0 && System.nanoTime() < deadline) {
             System.gc();

@@ -60,6 +60,7 @@ class LeakReportTest {
             assertThat(warning.getThrown().getStackTrace()[0].getMethodName()).isEqualTo("openFillAndForget");
         });
         assertThat(leak.getLong("liveBlocks")).isEqualTo(3); // a first chunk, a second one, a block of its own
+        assertThat(alloc.stats().leakedArenas()).as("counted, for a test's leak check").isEqualTo(1);
         assertThat(leak.getLong("liveBytes")).isGreaterThan(100_000);
         assertThat(alloc.stats().allocatedBytes()).isZero(); // its first chunk went back to the pool, counted apart
         alloc.verifyHeap();

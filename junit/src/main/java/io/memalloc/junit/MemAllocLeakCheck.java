@@ -4,6 +4,7 @@ import io.memalloc.AllocatorStats;
 import io.memalloc.MemAlloc;
 import io.memalloc.MemArena;
 import java.lang.foreign.Arena;
+import java.lang.reflect.Method;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
@@ -21,10 +22,12 @@ import org.junit.jupiter.api.extension.ParameterResolver;
  * where the blocks were allocated.
  *
  * <p>Given as a parameter, a {@link MemAlloc} is an allocator of the test's own, with its allocation sites recorded;
- * a {@link MemArena} (or an {@link Arena}) is a confined arena on it, which the extension closes after the test, as
- * a caller closes the arena it hands to the code it calls. After the test, a block of the allocator never freed is a
- * leak (the allocator is closed, and the failure says where the oldest blocks were allocated), and so is an arena
- * the test opened on it and never closed:
+ * a {@link MemArena} (or an {@link Arena}) is a shared arena on it (so that it works on whatever thread JUnit runs
+ * the test, a timeout's included), which the extension closes after the test, as a caller closes the arena it hands
+ * to the code it calls. After the test, a block of the allocator never freed is a leak (the allocator is closed, and
+ * the failure says where the oldest blocks were allocated), and so is an arena the test opened on it and never
+ * closed, whether the collector has found it yet or not. Parameters are given to test methods only (not to
+ * constructors or {@code @BeforeAll} methods, whose context outlives one test):
  *
  * {@snippet lang = java :
  * @ExtendWith(MemAllocLeakCheck.class)
@@ -40,7 +43,9 @@ import org.junit.jupiter.api.extension.ParameterResolver;
  *
  * <p>Code that allocates from {@link MemAlloc#global()} or opens {@link MemArena#ofConfined()} itself is checked by
  * the global mode, registered as a field: the test fails when the global allocator holds more live allocations after
- * it than before. Other threads allocating meanwhile count too, so it suits tests that allocate on their own thread.
+ * it than before, or found more arenas leaked. Other threads allocating meanwhile count too, and so do automatic
+ * arenas ({@link MemArena#ofAuto()}) not yet collected, and arenas leaked earlier that the collector finds during the
+ * test: it suits tests that allocate on their own thread, with confined and shared arenas.
  *
  * {@snippet lang = java :
  * class CodecTest {
@@ -86,7 +91,8 @@ public final class MemAllocLeakCheck implements ParameterResolver, BeforeEachCal
     @Override
     public boolean supportsParameter(ParameterContext parameter, ExtensionContext context) {
         Class<?> type = parameter.getParameter().getType();
-        return type == MemAlloc.class || type == MemArena.class || type == Arena.class;
+        return (type == MemAlloc.class || type == MemArena.class || type == Arena.class)
+                && context.getTestMethod().isPresent() && parameter.getDeclaringExecutable() instanceof Method;
     }
 
     /**
@@ -109,7 +115,7 @@ public final class MemAllocLeakCheck implements ParameterResolver, BeforeEachCal
         if (parameter.getParameter().getType() == MemAlloc.class) {
             return memory.alloc;
         }
-        MemArena arena = memory.alloc.newConfinedArena();
+        MemArena arena = memory.alloc.newSharedArena();
         memory.arenas.add(arena);
         return arena;
     }
@@ -127,14 +133,14 @@ public final class MemAllocLeakCheck implements ParameterResolver, BeforeEachCal
         List<String> leaks = new ArrayList<>();
         TestMemory memory = store.get(MEMORY, TestMemory.class);
         if (memory != null) {
-            for (MemArena arena : memory.arenas) {
-                if (arena.scope().isAlive()) { // the test may have closed it itself
-                    arena.close();
+            try {
+                for (MemArena arena : memory.arenas) {
+                    if (arena.scope().isAlive()) { // the test may have closed it itself
+                        arena.close();
+                    }
                 }
-            }
-            String leaked = close(memory.alloc);
-            if (leaked != null) {
-                leaks.add(leaked);
+            } finally {
+                leaks.addAll(close(memory.alloc));
             }
         }
         AllocatorStats before = store.get(GLOBAL_BEFORE, AllocatorStats.class);
@@ -146,6 +152,11 @@ public final class MemAllocLeakCheck implements ParameterResolver, BeforeEachCal
                         + (after.allocatedBytes() - before.allocatedBytes()) + " more bytes): blocks never freed or"
                         + " arenas never closed (an open arena counts its chunks; other threads allocating meanwhile"
                         + " count too)");
+            }
+            long leakedArenas = after.leakedArenas() - before.leakedArenas();
+            if (leakedArenas > 0) {
+                leaks.add(leakedArenas + " arenas of MemAlloc.global() became unreachable without being closed during"
+                        + " the test (the collector found them; their memory went back)");
             }
         }
         if (!leaks.isEmpty()) {
@@ -161,24 +172,26 @@ public final class MemAllocLeakCheck implements ParameterResolver, BeforeEachCal
     }
 
     /**
-     * Closes {@code alloc}; {@return what it reports as never freed, or null} The report is MemAlloc's own warning
-     * (where the oldest blocks were allocated), taken from its logger rather than printed: the failure carries it.
+     * Closes {@code alloc} and {@return the leaks it had} Its statistics decide (blocks live, arenas the collector
+     * found unclosed, arenas still open); MemAlloc's own report of the blocks never freed, which says where the oldest
+     * were allocated, is taken from its logger when the logging goes through {@code java.util.logging}, to name them.
      */
-    private static String close(MemAlloc alloc) {
+    private static List<String> close(MemAlloc alloc) {
+        List<String> leaks = new ArrayList<>();
+        AllocatorStats stats = alloc.stats();
+        if (stats.leakedArenas() > 0) {
+            leaks.add(stats.leakedArenas() + " arenas the test opened on its MemAlloc became unreachable without being"
+                    + " closed (the collector found them; their memory went back)");
+        }
         Logger logger = Logger.getLogger("io.memalloc.MemAlloc");
         String mark = "MemAlloc '" + alloc.name() + "' closed with ";
         List<String> reports = new ArrayList<>();
-        boolean parents = logger.getUseParentHandlers();
         Handler handler = new Handler() {
             @Override
             public void publish(LogRecord record) {
                 if (record.getMessage() != null && record.getMessage().startsWith(mark)) {
                     synchronized (reports) {
                         reports.add(record.getMessage());
-                    }
-                } else if (parents && logger.getParent() != null) { // another's record: where it would have gone
-                    for (Handler parent : logger.getParent().getHandlers()) {
-                        parent.publish(record);
                     }
                 }
             }
@@ -190,17 +203,24 @@ public final class MemAllocLeakCheck implements ParameterResolver, BeforeEachCal
             public void close() {}
         };
         logger.addHandler(handler);
-        logger.setUseParentHandlers(false);
         try {
             alloc.close();
-        } catch (IllegalStateException stillOpen) { // an arena of its own the test opened and never closed
-            return "the test's MemAlloc could not close: " + stillOpen.getMessage();
+        } catch (IllegalStateException refused) {
+            if (String.valueOf(refused.getMessage()).endsWith("closed already")) {
+                return leaks; // the test closed it itself: nothing of it is left to leak
+            }
+            leaks.add("the test's MemAlloc could not close: " + refused.getMessage());
+            return leaks;
         } finally {
             logger.removeHandler(handler);
-            logger.setUseParentHandlers(parents);
         }
-        synchronized (reports) {
-            return reports.isEmpty() ? null : String.join("\n  ", reports);
+        if (stats.liveAllocations() > 0) {
+            synchronized (reports) {
+                leaks.add(reports.isEmpty() ? "MemAlloc '" + alloc.name() + "' closed with " + stats.liveAllocations()
+                        + " blocks never freed (" + stats.allocatedBytes() + " bytes asked for)"
+                        : String.join("\n  ", reports));
+            }
         }
+        return leaks;
     }
 }

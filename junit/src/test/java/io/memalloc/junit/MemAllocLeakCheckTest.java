@@ -10,6 +10,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.reflect.Method;
 import java.util.Arrays;
 import java.util.List;
+import java.util.logging.Logger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -24,6 +27,29 @@ import org.junit.platform.testkit.engine.Events;
  * with the failure it names.
  */
 class MemAllocLeakCheckTest {
+    /** The cases leak on purpose, and MemAlloc warns of it: kept off the console while this class runs. */
+    private static final Logger MEMALLOC = Logger.getLogger("io.memalloc.MemAlloc");
+
+    @BeforeAll
+    static void keepTheCasesWarningsOffTheConsole() {
+        MEMALLOC.setUseParentHandlers(false);
+    }
+
+    @AfterAll
+    static void putTheConsoleBack() {
+        MEMALLOC.setUseParentHandlers(true);
+    }
+
+    @Test
+    void anArenaTheTestOpensAndTheCollectorFindsBeforeTheCheckFailsItToo() {
+        assertThat(failure(Given.class, "dropsAnArenaOfItsOwnAndWaitsForTheCollector"))
+                .contains("1 arenas the test opened on its MemAlloc became unreachable without being closed");
+    }
+
+    @Test
+    void aTestThatClosesItsMemAllocItselfPasses() {
+        assertThat(run(Given.class, "closesItsMemAllocItself").succeeded().count()).isEqualTo(1);
+    }
 
     @Test
     void aTestThatFreesWhatItAllocatesAndClosesItsArenaPasses() {
@@ -88,6 +114,8 @@ class MemAllocLeakCheckTest {
     static class Given {
         /** The arena the last case that keeps one was given, for the test to look at afterwards. */
         static volatile MemArena lastArena;
+        /** An arena a case leaks and keeps reachable. */
+        static volatile MemArena kept;
 
         @Test
         void freesAndCloses(MemAlloc alloc, MemArena arena) {
@@ -110,7 +138,24 @@ class MemAllocLeakCheckTest {
         @Test
         @SuppressWarnings("MustBeClosedChecker") // the leak under test
         void opensAnArenaOfItsOwn(MemAlloc alloc) {
+            kept = alloc.newConfinedArena(); // kept reachable: the check must find it open, not collected
+            kept.allocate(64);
+        }
+
+        @Test
+        @SuppressWarnings("MustBeClosedChecker") // the leak under test
+        void dropsAnArenaOfItsOwnAndWaitsForTheCollector(MemAlloc alloc) {
             alloc.newConfinedArena().allocate(64);
+            long deadline = System.nanoTime() + 20_000_000_000L;
+            while (alloc.stats().leakedArenas() == 0 && System.nanoTime() < deadline) {
+                System.gc();
+            }
+        }
+
+        @Test
+        void closesItsMemAllocItself(MemAlloc alloc) {
+            alloc.free(alloc.allocate(8));
+            alloc.close();
         }
     }
 
@@ -124,11 +169,14 @@ class MemAllocLeakCheckTest {
             MemAlloc.global().allocate(64);
         }
 
+        /** An arena a case leaks and keeps reachable, so that it is still open when the check runs. */
+        static volatile Arena kept;
+
         @Test
         @SuppressWarnings("MustBeClosedChecker") // the leak under test
         void leavesAGlobalArenaOpen() {
-            Arena arena = MemArena.ofConfined();
-            arena.allocate(64);
+            kept = MemArena.ofConfined();
+            kept.allocate(64);
         }
 
         @Test

@@ -3,6 +3,7 @@ package io.memalloc.internal.arena;
 import io.memalloc.internal.heap.Failures;
 import io.memalloc.internal.heap.Heap;
 import io.memalloc.internal.os.AddressSpace;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
@@ -26,6 +27,8 @@ public final class ChunkPool {
     private final Heap heap;
     private final long chunkSize;
     private final AtomicLongArray slots;
+    /** Arenas of this allocator that became unreachable unclosed, whose memory the leak watch gave back. */
+    private final AtomicLong leakedArenas = new AtomicLong();
 
     /**
      * @param chunkSize the size of first chunks, the only ones pooled
@@ -44,6 +47,16 @@ public final class ChunkPool {
     /** The name of the heap the chunks come from, for events. */
     String heapName() {
         return heap.name();
+    }
+
+    /** {@return how many arenas of this allocator the leak watch found unreachable and unclosed, so far} */
+    public long leakedArenaCount() {
+        return leakedArenas.get();
+    }
+
+    /** Counts an arena the leak watch found unreachable and unclosed. */
+    void countLeakedArena() {
+        leakedArenas.incrementAndGet();
     }
 
     /** How many chunks the pool holds now: a moment's count, exact when no arena opens or closes meanwhile. */

@@ -115,6 +115,7 @@ final class LeakWatch implements Runnable {
             } catch (RuntimeException e) { // an unmap the OS refused: the mapping stays counted and owed
                 refused = e;
             } finally {
+                pool.countLeakedArena(); // before the arena stops counting as open: a close then sees the leak
                 onRelease.run();
             }
         }

@@ -30,6 +30,7 @@ class EmptyRegionsTest {
             Map<Region, List<Long>> byRegion = new LinkedHashMap<>();
             for (int i = 0; i < 3 * BLOCKS_PER_REGION; i++) {
                 long block = heap.allocate(BLOCK, 16, false);
+                AddressSpace.all().asSlice(block, BLOCK).fill((byte) 0x5A); // so that "reads as zero" below means it
                 byRegion.computeIfAbsent(heap.table().find(block), r -> new ArrayList<>()).add(block);
             }
             List<List<Long>> regions = new ArrayList<>(byRegion.values());
