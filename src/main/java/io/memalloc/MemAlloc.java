@@ -533,7 +533,6 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
             drainRefused = refused;
         }
         reportLeaks();
-        ArenaAllocator.allocatorClosed(name()); // counts of its leaked arenas not logged yet: now or never
         try {
             heap.close(); // throws when, at its end, a mapping is still owed to the OS
         } catch (IllegalStateException refused) {
@@ -543,6 +542,9 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
             throw refused;
         } finally {
             ManagementBean.unregister(beanName);
+            // Last, so that a logging handler that throws cannot keep the heap open: the counts of its leaked
+            // arenas not logged yet, now or never.
+            ArenaAllocator.allocatorClosed(name());
         }
     }
 
