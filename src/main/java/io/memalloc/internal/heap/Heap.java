@@ -249,21 +249,30 @@ public final class Heap {
             }
         }
         Region region = mapRegion(stripe, byteSize);
+        Region unused = null;
         stripe.lock.lock();
         try {
             if (!closed.get()) {
                 stripe.addRegion(region);
                 payload = stripe.allocate(byteSize, blockSize, alignment, zero);
                 assert payload != 0 : "a fresh region must hold a block of " + blockSize;
-                return payload;
+                // A block freed in another region while this one was mapped may have served the request instead.
+                unused = stripe.leaveIfUnused(region);
+            } else {
+                table.remove(region);
             }
-            table.remove(region);
         } catch (DamagedBlockException damaged) { // a block of another region, which the search took first
             throw reported("allocate", damaged);
         } finally {
             stripe.lock.unlock();
         }
-        throw closedAfterUnmapping(region.base, region.size, stripe.index);
+        if (payload == 0) {
+            throw closedAfterUnmapping(region.base, region.size, stripe.index);
+        }
+        if (unused != null) {
+            unmapOrWarn(List.of(unused)); // the request is met: a refused unmap is only logged
+        }
+        return payload;
     }
 
     /**

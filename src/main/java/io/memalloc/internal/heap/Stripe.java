@@ -336,6 +336,26 @@ final class Stripe {
         bins.insert(region.firstBlock(), region.wholeBlockSize());
     }
 
+    /**
+     * Takes out a region just added for a request that a block of another region served instead (one freed there
+     * while this one was mapped), unless the empty regions kept have room for it: else, with no cache of empty
+     * regions, it would stay mapped unused until a trim.
+     *
+     * @return the region, for the caller to unmap once it lets go of the lock; or null when it is used, or kept
+     */
+    Region leaveIfUnused(Region region) {
+        if (region.liveBlocks != 0) {
+            return null;
+        }
+        emptyRegions.leave(); // it counted as empty from addRegion on: now it asks for a place as any other
+        if (emptyRegions.tryKeep()) {
+            return null;
+        }
+        bins.remove(region.firstBlock(), region.wholeBlockSize());
+        detach(region);
+        return region;
+    }
+
     /** Takes every empty region out of this stripe, for the caller to unmap. */
     List<Region> detachEmptyRegions() {
         List<Region> empty = new ArrayList<>();

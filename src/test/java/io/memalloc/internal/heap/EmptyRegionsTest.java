@@ -80,6 +80,34 @@ class EmptyRegionsTest {
     }
 
     @Test
+    void aRegionMappedForARequestThatABlockFreedMeanwhileServedIsGivenBack() {
+        RecordingOsMemory os = new RecordingOsMemory();
+        Heap heap = new Heap(os, new HeapConfig("test", REGION, 1, Long.MAX_VALUE, 0, false, 0, false, false));
+        try {
+            List<Long> blocks = new ArrayList<>();
+            for (int i = 0; i < BLOCKS_PER_REGION; i++) {
+                blocks.add(heap.allocate(BLOCK, 16, false));
+            }
+            assertThat(heap.stats().regionCount()).as("one region, full").isEqualTo(1);
+            // The next request maps a region, with no lock held; meanwhile a block of the full one is freed, and
+            // serves the request when the heap takes the lock again.
+            long freedMeanwhile = blocks.removeFirst();
+            os.beforeNextMap = () -> heap.free(freedMeanwhile);
+            long block = heap.allocate(BLOCK, 16, false);
+
+            assertThat(block).isEqualTo(freedMeanwhile);
+            assertThat(heap.stats().regionCount()).as("the region mapped for nothing is given back").isEqualTo(1);
+            assertThat(os.live).hasSize(1);
+            heap.verify();
+            heap.free(block);
+            blocks.forEach(heap::free);
+            assertThat(heap.stats().mappedBytes()).isZero();
+        } finally {
+            heap.close();
+        }
+    }
+
+    @Test
     void aRegionEmptiedAndRefilledInALoopIsNeverPurgedNorIsTheOtherPurgedTwice() {
         RecordingOsMemory os = new RecordingOsMemory();
         Heap heap = new Heap(os, new HeapConfig("test", REGION, 1, Long.MAX_VALUE, 2, false, 0, false, false));

@@ -16,6 +16,8 @@ final class RecordingOsMemory implements OsMemory {
     private final OsMemory system = OsMemory.system();
     final Map<Long, Long> live = new ConcurrentHashMap<>();
     final List<long[]> purged = new CopyOnWriteArrayList<>();
+    /** Run once, just before the next map: what another thread might do while the heap maps with no lock held. */
+    volatile Runnable beforeNextMap;
 
     @Override
     public long pageSize() {
@@ -29,6 +31,11 @@ final class RecordingOsMemory implements OsMemory {
 
     @Override
     public long map(long byteSize, long alignment) {
+        Runnable before = beforeNextMap;
+        beforeNextMap = null;
+        if (before != null) {
+            before.run();
+        }
         long address = system.map(byteSize, alignment);
         live.put(address, byteSize);
         return address;
