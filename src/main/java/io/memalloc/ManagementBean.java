@@ -132,6 +132,11 @@ final class ManagementBean implements MemAllocMXBean {
     }
 
     @Override
+    public long getLeakedArenas() {
+        return alloc.stats().leakedArenas();
+    }
+
+    @Override
     public long trim() {
         return alloc.trim();
     }

@@ -52,6 +52,9 @@ public interface MemAllocMXBean {
     /** {@return the bytes in the zeroed first chunks kept for the next arenas (not counted as allocated)} */
     long getArenaPoolBytes();
 
+    /** {@return how many arenas became unreachable without being closed, so far (their memory went back)} */
+    long getLeakedArenas();
+
     /**
      * Gives back to the OS what is free, as {@link MemAlloc#trim()}.
      *

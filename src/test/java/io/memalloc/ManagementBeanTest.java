@@ -56,6 +56,7 @@ class ManagementBeanTest {
             assertThat(bean.getLargeBlockCount()).isZero();
             alloc.newConfinedArena().close(); // leaves its first chunk in the pool
             assertThat(bean.getArenaPoolBytes()).isEqualTo(16 * 1024);
+            assertThat(bean.getLeakedArenas()).isZero();
             assertThat(bean.getAllocatedBytes()).isZero();
             assertThat(bean.getLiveAllocations()).isZero();
         }
