@@ -115,7 +115,7 @@ final class Block {
 
     /** The alignment an in-use block was asked for. */
     static long alignment(long block) {
-        return 1L << ((header(block) >>> ALIGN_SHIFT) & 0x3F);
+        return alignmentOfHeader(header(block));
     }
 
     /** The slack of an in-use block's header: payload bytes past the size asked for. */
