@@ -115,7 +115,8 @@ class GuardPagesTest {
         String name;
         try (MemAlloc alloc = guarded(os, true)) {
             MemorySegment block = alloc.allocate(LARGE, 16);
-            widened(block, LARGE + 1).set(JAVA_BYTE, LARGE, (byte) 0);
+            MemorySegment past = widened(block, LARGE + 1);
+            past.set(JAVA_BYTE, LARGE, (byte) ~past.get(JAVA_BYTE, LARGE)); // changed whatever the canary's byte is
             assertThatThrownBy(() -> alloc.free(block)).isInstanceOf(IllegalStateException.class)
                     .hasMessageContaining("was written past its end");
             name = alloc.name();
