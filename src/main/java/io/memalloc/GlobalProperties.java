@@ -20,7 +20,6 @@ import java.util.function.LongPredicate;
  *  memalloc.maxMappedBytes   a size &gt; 0                                   unlimited
  *  memalloc.cachedRegions    a count &gt;= 0                                 2
  *  memalloc.spareMappings    a count &gt;= 0                                 4
- *  memalloc.threadCaches     true or false                                true (false when hardened)
  *  memalloc.hardened         true or false: canaries, poison, quarantine  false
  *  memalloc.managementBean   true or false                                true
  *  memalloc.leakSites        true or false: record where arenas are made  false
@@ -41,7 +40,7 @@ record GlobalProperties(HeapConfig heapConfig, boolean managementBean, boolean l
     static final String PREFIX = "memalloc.";
     /** Every property read here, without the prefix. */
     static final List<String> NAMES = List.of("regionSize", "stripes", "maxMappedBytes", "cachedRegions",
-            "spareMappings", "threadCaches", "hardened", "managementBean", "leakSites", "guardPages");
+            "spareMappings", "hardened", "managementBean", "leakSites", "guardPages");
     private static final String COUNT = "a whole number from 0 to " + Integer.MAX_VALUE;
 
     /** Reads the properties through {@code lookup} (the system properties, or a test's map). */
@@ -59,8 +58,7 @@ record GlobalProperties(HeapConfig heapConfig, boolean managementBean, boolean l
         int spareMappings = (int) count(lookup, "spareMappings", defaults.spareMappings(),
                 v -> v <= Integer.MAX_VALUE, COUNT);
         boolean hardened = bool(lookup, "hardened", false);
-        // A hardened heap has neither: each would hand blocks out past its checks.
-        boolean threadCaches = !hardened && bool(lookup, "threadCaches", defaults.threadCaches());
+        // A hardened heap has none: a spare would hand blocks out past its checks.
         if (hardened) {
             spareMappings = 0;
         }
@@ -68,7 +66,7 @@ record GlobalProperties(HeapConfig heapConfig, boolean managementBean, boolean l
         boolean leakSites = bool(lookup, "leakSites", false);
         boolean guardPages = bool(lookup, "guardPages", false);
         return new GlobalProperties(new HeapConfig(defaults.name(), regionSize, stripes, maxMappedBytes,
-                cachedRegions, threadCaches, spareMappings, hardened, guardPages), managementBean, leakSites);
+                cachedRegions, spareMappings, hardened, guardPages), managementBean, leakSites);
     }
 
     private static long size(Function<String, String> lookup, String name, long otherwise, LongPredicate valid,

@@ -82,12 +82,12 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
     private final Sites blockSites;
 
     @SuppressWarnings("MustBeClosedChecker") // the arena lives as long as this allocator: close() closes it
-    private MemAlloc(Heap heap, boolean global, boolean registerBean, boolean recordSites) {
-        this.heap = heap;
+    private MemAlloc(OsMemory os, HeapConfig config, boolean global, boolean registerBean, boolean recordSites) {
         this.recordSites = recordSites;
         this.blockSites = recordSites && !global ? new Sites() : null; // the global one never closes to report
         this.arena = global ? null : Arena.ofShared();
         this.memory = global ? AddressSpace.all() : AddressSpace.all(arena);
+        this.heap = new Heap(os, config, memory); // zeroes through memory: see Heap
         this.chunkPool = new ChunkPool(heap, FIRST_CHUNK_SIZE, heap.isHardened() ? 0 : 2 * heap.stripeCount());
         ObjectName registered = null;
         if (registerBean) {
@@ -124,8 +124,6 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
      * <tr><th scope="row">{@code memalloc.maxMappedBytes}</th><td>a size above 0</td><td>unlimited</td></tr>
      * <tr><th scope="row">{@code memalloc.cachedRegions}</th><td>empty regions kept mapped</td><td>2</td></tr>
      * <tr><th scope="row">{@code memalloc.spareMappings}</th><td>freed large mappings kept</td><td>4</td></tr>
-     * <tr><th scope="row">{@code memalloc.threadCaches}</th><td>true or false</td><td>true; false when
-     *     hardened</td></tr>
      * <tr><th scope="row">{@code memalloc.hardened}</th><td>true or false: see {@link Builder#hardened}; no
      *     spare mappings then</td><td>false</td></tr>
      * <tr><th scope="row">{@code memalloc.managementBean}</th><td>true or false: register
@@ -171,7 +169,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
                 for (String unknown : GlobalProperties.unknown(System.getProperties().stringPropertyNames())) {
                     LOG.log(System.Logger.Level.WARNING, unknown);
                 }
-                instance = new MemAlloc(new Heap(OsMemory.system(), properties.heapConfig()), true,
+                instance = new MemAlloc(OsMemory.system(), properties.heapConfig(), true,
                         properties.managementBean(), properties.leakSites());
             } catch (RuntimeException e) {
                 failure = e;
@@ -298,13 +296,16 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
      * @throws IllegalArgumentException for a heap segment, or one in another scope: another allocator's, or a
      *                                  {@link MemArena}'s, whose memory belongs to its arena until it closes
      */
+    @SuppressWarnings("ReferenceEquality") // identity first, then equals: see below
     private long addressOf(MemorySegment segment) {
         Objects.requireNonNull(segment, "segment");
         if (!segment.isNative()) {
             throw new IllegalArgumentException("a heap segment was not allocated by MemAlloc: " + segment);
         }
         long address = segment.address();
-        if (address != 0 && !segment.scope().equals(memory.scope())) {
+        // Identity first: the segments this allocator hands out share its scope object, and equals costs the
+        // inlined code of free a type check.
+        if (address != 0 && segment.scope() != memory.scope() && !segment.scope().equals(memory.scope())) {
             throw new IllegalArgumentException("0x" + Long.toHexString(address) + " was not allocated by this"
                     + " MemAlloc (its scope is another allocator's or an arena's): " + segment);
         }
@@ -784,8 +785,8 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
         MemAlloc build(OsMemory os) {
             String named = name != null ? name : "private-" + BUILT.incrementAndGet();
             HeapConfig config = new HeapConfig(named, regionSize, stripes, maxMappedBytes,
-                    cachedRegions < 0 ? stripes : cachedRegions, false, 0, hardened, guardPages);
-            return new MemAlloc(new Heap(os, config), false, managementBean, leakSites);
+                    cachedRegions < 0 ? stripes : cachedRegions, 0, hardened, guardPages);
+            return new MemAlloc(os, config, false, managementBean, leakSites);
         }
     }
 }

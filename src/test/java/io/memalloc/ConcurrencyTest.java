@@ -54,12 +54,16 @@ class ConcurrencyTest {
                 }
             } finally {
                 pool.shutdownNow();
+                assertThat(pool.awaitTermination(60, TimeUnit.SECONDS)).isTrue();
             }
             for (Filled block : handedOver) {
                 assertThat(Contents.firstMismatch(block.segment(), block.value())).isEqualTo(-1);
                 alloc.free(block.segment());
             }
             assertThat(freedForOthers.get()).isPositive();
+            // The workers have ended, and the blocks other threads freed into their pages waited for them: the
+            // pages go back once MemAlloc finds them ended.
+            EndedThreads.awaitRegionsGivenBack(alloc);
             alloc.verifyHeap();
             AllocatorStats stats = alloc.stats();
             assertThat(stats.liveAllocations()).isZero();

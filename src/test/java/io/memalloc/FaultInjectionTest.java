@@ -29,6 +29,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class FaultInjectionTest {
     private static final long REGION = 64 * 1024;
+    /** A request above the small blocks' 1 KiB: a block of a stripe's region, beside the others. */
+    private static final long MEDIUM = 2000;
     private static final long KIB = 1024;
 
     @RegisterExtension
@@ -463,7 +465,7 @@ class FaultInjectionTest {
         FaultyOsMemory os = new FaultyOsMemory();
         String name;
         try (MemAlloc alloc = MemAlloc.builder().stripes(1).regionSize(REGION).cachedRegions(4).build(os)) {
-            MemorySegment witness = alloc.allocate(100, 16); // first, so that it shares the first region
+            MemorySegment witness = alloc.allocate(MEDIUM, 16); // first, so that it shares the first region
             Contents.fill(witness, 8);
             List<MemorySegment> blocks = new ArrayList<>();
             for (int i = 0; i < 6; i++) { // two per region: three regions
@@ -495,7 +497,7 @@ class FaultInjectionTest {
             name = alloc.name();
         }
         assertThat(log.take()).as("the blocks left to close").singleElement(STRING)
-                .startsWith(LogCapture.neverFreed(name, 6, 100 + 5 * 30_000));
+                .startsWith(LogCapture.neverFreed(name, 6, MEDIUM + 5 * 30_000));
     }
 
     @Test
@@ -626,7 +628,7 @@ class FaultInjectionTest {
     @Test
     void aRefusedUnmapOfASpareMappingIsOwedAndTrimAndCloseTryAgain() {
         FaultyOsMemory os = new FaultyOsMemory();
-        Heap heap = new Heap(os, new HeapConfig("faults", REGION, 1, Long.MAX_VALUE, 0, false, 2, false, false));
+        Heap heap = new Heap(os, new HeapConfig("faults", REGION, 1, Long.MAX_VALUE, 0, 2, false, false));
         long a = heap.allocate(100_000, 16, false);
         long b = heap.allocate(200_000, 16, false);
         long c = heap.allocate(300_000, 16, false);
@@ -656,17 +658,18 @@ class FaultInjectionTest {
     }
 
     @Test
-    void anUnmapRefusedWhileTrimFlushesAThreadCacheIsThrownAndTheRegionOwed() {
+    void anUnmapRefusedWhileTrimGivesBackTheThreadsKeptPageIsThrownAndTheRegionOwed() {
         FaultyOsMemory os = new FaultyOsMemory();
-        Heap heap = new Heap(os, new HeapConfig("faults", REGION, 1, Long.MAX_VALUE, 0, true, 0, false, false));
+        Heap heap = new Heap(os, new HeapConfig("faults", REGION, 1, Long.MAX_VALUE, 1, 0, false, false));
         List<Long> blocks = new ArrayList<>();
-        for (int i = 0; i < 2_000; i++) { // three regions of 64-byte blocks, through this thread's cache
+        for (int i = 0; i < 2_000; i++) { // two pages of 64-byte blocks, each a region of its own
             blocks.add(heap.allocate(64, 16, true));
         }
         for (long block : blocks) {
             heap.free(block);
         }
-        assertThat(heap.stats().regionCount()).as("kept by the cached blocks").isOne();
+        assertThat(heap.stats().regionCount()).as("one empty region kept, one holding the thread's page").isEqualTo(2);
+        assertThat(heap.stats().emptyRegionCount()).isEqualTo(2);
         os.failUnmap(1);
 
         assertThatThrownBy(heap::trim).isInstanceOf(IllegalStateException.class)
@@ -723,7 +726,7 @@ class FaultInjectionTest {
         try (MemAlloc alloc = MemAlloc.builder().stripes(1).regionSize(REGION).cachedRegions(1).build(os)) {
             List<MemorySegment> blocks = new ArrayList<>();
             for (int i = 0; i < 6; i++) { // free blocks of whole pages between blocks in use
-                blocks.add(alloc.allocate(i % 2 == 0 ? 12_000 : 100, 16));
+                blocks.add(alloc.allocate(i % 2 == 0 ? 12_000 : MEDIUM, 16));
                 Contents.fill(blocks.get(i), i + 1);
             }
             alloc.free(blocks.get(0));
@@ -751,7 +754,7 @@ class FaultInjectionTest {
             name = alloc.name();
         }
         assertThat(log.take()).as("the blocks left to close").singleElement(STRING)
-                .startsWith(LogCapture.neverFreed(name, 5, 3 * 100 + 2 * 12_000));
+                .startsWith(LogCapture.neverFreed(name, 5, 3 * MEDIUM + 2 * 12_000));
     }
 
     // maxMappedBytes reached part way.

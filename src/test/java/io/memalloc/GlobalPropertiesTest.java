@@ -34,22 +34,19 @@ class GlobalPropertiesTest {
                 "memalloc.maxMappedBytes", "2GiB",
                 "memalloc.cachedRegions", "5",
                 "memalloc.spareMappings", "0",
-                "memalloc.threadCaches", "false",
                 "memalloc.managementBean", " FALSE ",
                 "memalloc.leakSites", "true",
                 "memalloc.guardPages", "true"));
-        assertThat(read.heapConfig()).isEqualTo(new HeapConfig("global", 1 << 20, 8, 2L << 30, 5, false, 0, false, true));
+        assertThat(read.heapConfig()).isEqualTo(new HeapConfig("global", 1 << 20, 8, 2L << 30, 5, 0, false, true));
         assertThat(read.managementBean()).isFalse();
         assertThat(read.leakSites()).isTrue();
         assertThat(read(Map.of()).leakSites()).isFalse();
     }
 
     @Test
-    void aHardenedGlobalHeapHasNoThreadCachesAndNoSpares() {
-        GlobalProperties read = read(Map.of("memalloc.hardened", "true", "memalloc.threadCaches", "true",
-                "memalloc.spareMappings", "8"));
+    void aHardenedGlobalHeapHasNoSpares() {
+        GlobalProperties read = read(Map.of("memalloc.hardened", "true", "memalloc.spareMappings", "8"));
         assertThat(read.heapConfig().hardened()).isTrue();
-        assertThat(read.heapConfig().threadCaches()).isFalse();
         assertThat(read.heapConfig().spareMappings()).isZero();
     }
 
@@ -81,7 +78,6 @@ class GlobalPropertiesTest {
         "cachedRegions, -1, a whole number from 0 to 2147483647",
         "cachedRegions, 3000000000, a whole number from 0 to 2147483647",
         "spareMappings, many, a whole number from 0 to 2147483647",
-        "threadCaches, yes, true or false",
         "managementBean, 1, true or false",
         "hardened, on, true or false",
         "leakSites, 1, true or false",

@@ -12,6 +12,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Closing, the global allocator, statistics, trimming, the heap map and the verifier. */
 class LifecycleTest {
+    /** A request above the small blocks' 1 KiB: a block of a stripe, with a header. */
+    private static final long MEDIUM = 2000;
+
     @RegisterExtension
     final LogCapture log = new LogCapture();
 
@@ -85,9 +88,9 @@ class LifecycleTest {
     @Test
     void trimPurgesLargeFreeSpansAndTheMemoryIsStillUsable() {
         try (MemAlloc alloc = MemAlloc.builder().stripes(1).regionSize(1 << 20).build()) {
-            MemorySegment guard = alloc.allocate(64, 16);
+            MemorySegment guard = alloc.allocate(MEDIUM, 16); // above the small blocks: in the span's region
             MemorySegment span = alloc.allocate(300_000, 16);
-            MemorySegment tail = alloc.allocate(64, 16);
+            MemorySegment tail = alloc.allocate(MEDIUM, 16);
             Contents.fill(span, 0xEE);
             alloc.free(span);
 
@@ -110,18 +113,22 @@ class LifecycleTest {
     @Test
     void heapMapDrawsRegionsBlocksAndLargeBlocks() {
         try (MemAlloc alloc = MemAlloc.builder().stripes(1).regionSize(64 * 1024).build()) {
-            MemorySegment a = alloc.allocate(64, 16);
+            MemorySegment a = alloc.allocate(MEDIUM, 16);
+            MemorySegment small = alloc.allocate(64, 16);
             MemorySegment large = alloc.allocate(100_000, 4096);
 
             String map = alloc.heapMap();
 
-            assertThat(map).contains("regions: 1 (0 empty)", "large blocks: 1", "live allocations: 2")
-                    .contains("region 0x" + Long.toHexString(a.address() & -(64 * 1024)))
+            assertThat(map).contains("regions: 2 (0 empty)", "large blocks: 1", "live allocations: 3")
+                    .contains("region 0x" + Long.toHexString(a.address() & -(64 * 1024)) + " (64.0 KiB, stripe 0)")
                     .contains("0x" + Long.toHexString(a.address() - 8) + "  in use")
-                    .contains("64 B asked, align 16")
+                    .contains("2.0 KiB asked, align 16")
+                    .contains("page region 0x" + Long.toHexString(small.address()) + " (64.0 KiB): 1 pages of 1")
+                    .contains("page 0x" + Long.toHexString(small.address()) + ": 64 B blocks, 1 of 1024 in use")
                     .contains("large 0x" + Long.toHexString(large.address()))
-                    .containsPattern("\\|[#+]\\.+\\|");
+                    .containsPattern("\\|[#+]+\\.+\\|");
             alloc.free(a);
+            alloc.free(small);
             alloc.free(large);
         }
     }
@@ -129,27 +136,27 @@ class LifecycleTest {
     @Test
     void verifyHeapNamesABrokenFooter() {
         MemAlloc alloc = MemAlloc.builder().stripes(1).regionSize(64 * 1024).build();
-        MemorySegment a = alloc.allocate(64, 16);
-        MemorySegment b = alloc.allocate(64, 16);
+        MemorySegment a = alloc.allocate(MEDIUM, 16);
+        MemorySegment b = alloc.allocate(MEDIUM, 16);
         alloc.free(a);
         alloc.verifyHeap();
-        // a's block: 8 B header at a - 8, 80 B in all, so its footer is the word just before b's header.
+        // a's block: 8 B header at a - 8, then b's block, so a's footer is the word just before b's header.
         AddressSpace.all().set(JAVA_LONG, b.address() - 16, 12345);
 
         assertThatThrownBy(alloc::verifyHeap).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("footer 12345");
         alloc.close();
         assertThat(log.take()).as("b, left to close").singleElement(STRING)
-                .startsWith(LogCapture.neverFreed(alloc.name(), 1, 64));
+                .startsWith(LogCapture.neverFreed(alloc.name(), 1, MEDIUM));
     }
 
     @Test
     void verifyHeapNamesAMissingFreeListEntry() {
         MemAlloc alloc = MemAlloc.builder().stripes(1).regionSize(64 * 1024).build();
-        MemorySegment a = alloc.allocate(64, 16);
-        alloc.allocate(64, 16);
-        MemorySegment c = alloc.allocate(64, 16);
-        alloc.allocate(64, 16);
+        MemorySegment a = alloc.allocate(MEDIUM, 16);
+        alloc.allocate(MEDIUM, 16);
+        MemorySegment c = alloc.allocate(MEDIUM, 16);
+        alloc.allocate(MEDIUM, 16);
         alloc.free(a);
         alloc.free(c);
         // Both are in one bin, c first (LIFO); cut the list after c by clearing c's next link (its first payload word).
@@ -159,6 +166,6 @@ class LifecycleTest {
                 .hasMessageContaining("missing from its list");
         alloc.close();
         assertThat(log.take()).as("the two blocks left to close").singleElement(STRING)
-                .startsWith(LogCapture.neverFreed(alloc.name(), 2, 128));
+                .startsWith(LogCapture.neverFreed(alloc.name(), 2, 2 * MEDIUM));
     }
 }

@@ -15,6 +15,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * is deterministic.
  */
 class RustSuiteTest {
+    /** Above the small blocks' 1 KiB: blocks with headers, in a stripe's regions, that merge when freed. */
+    private static final long MEDIUM = 1100;
+
     /** Fails a test that leaves a block to {@link #heapIsSound}'s close, which would report it as never freed. */
     @RegisterExtension
     final LogCapture log = new LogCapture();
@@ -70,13 +73,13 @@ class RustSuiteTest {
 
     @Test
     void freedNeighboursMergeAndServeALargerRequestAtTheFirstAddress() {
-        MemorySegment a = alloc.allocate(64, 16);
-        MemorySegment b = alloc.allocate(64, 16);
-        MemorySegment guard = alloc.allocate(64, 16);
+        MemorySegment a = alloc.allocate(MEDIUM, 16);
+        MemorySegment b = alloc.allocate(MEDIUM, 16);
+        MemorySegment guard = alloc.allocate(MEDIUM, 16);
         alloc.free(a);
         alloc.free(b);
 
-        MemorySegment merged = alloc.allocate(128, 16);
+        MemorySegment merged = alloc.allocate(2 * MEDIUM, 16);
 
         assertThat(merged.address()).isEqualTo(a.address());
         alloc.free(merged);
@@ -85,13 +88,13 @@ class RustSuiteTest {
 
     @Test
     void freedNeighboursMergeInTheOtherOrderToo() {
-        MemorySegment a = alloc.allocate(64, 16);
-        MemorySegment b = alloc.allocate(64, 16);
-        MemorySegment guard = alloc.allocate(64, 16);
+        MemorySegment a = alloc.allocate(MEDIUM, 16);
+        MemorySegment b = alloc.allocate(MEDIUM, 16);
+        MemorySegment guard = alloc.allocate(MEDIUM, 16);
         alloc.free(b);
         alloc.free(a);
 
-        MemorySegment merged = alloc.allocate(128, 16);
+        MemorySegment merged = alloc.allocate(2 * MEDIUM, 16);
 
         assertThat(merged.address()).isEqualTo(a.address());
         alloc.free(merged);
@@ -101,7 +104,7 @@ class RustSuiteTest {
     @Test
     void aRegionIsGivenBackWhenAllItsBlocksAreFree() {
         try (MemAlloc uncached = MemAlloc.builder().stripes(1).regionSize(64 * 1024).cachedRegions(0).build()) {
-            MemorySegment a = uncached.allocate(1000, 16);
+            MemorySegment a = uncached.allocate(MEDIUM, 16);
             MemorySegment b = uncached.allocate(2000, 16);
             assertThat(uncached.stats().regionCount()).isEqualTo(1);
 
@@ -191,7 +194,7 @@ class RustSuiteTest {
 
     @Test
     void reallocateShrinkKeepsThePrefix() {
-        MemorySegment a = alloc.allocate(1000, 16);
+        MemorySegment a = alloc.allocate(3 * MEDIUM, 16);
         for (int i = 0; i < 1000; i++) {
             a.set(JAVA_BYTE, i, (byte) (i * 7));
         }

@@ -13,6 +13,7 @@ import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Threads;
 import org.openjdk.jmh.infra.BenchmarkParams;
 
@@ -24,6 +25,7 @@ import org.openjdk.jmh.infra.BenchmarkParams;
  *   <li>{@code memAlloc}: {@code MemAlloc.global().allocate(size, 16)} (zeroed), then {@code free};
  *       {@code memAllocUninitialized} the same with {@code allocateUninitialized}, the counterpart of
  *       {@code malloc}.</li>
+ *   <li>{@code memAllocPrivate}: the {@code memAlloc} op on an allocator of {@code MemAlloc.builder().build()};</li>
  *   <li>{@code libc}, {@code jemalloc}, {@code mimalloc}: {@code malloc(size)} then {@code free} through plain FFM
  *       downcalls; the {@code Critical} variants through {@code Linker.Option.critical(false)} downcalls, which skip
  *       the thread-state transition (what the downcall itself costs is the difference). The handles are constants
@@ -81,6 +83,29 @@ public class AllocFree {
     public long memAlloc() {
         MemorySegment block = alloc.allocate(size, 16);
         alloc.free(block);
+        return block.address();
+    }
+
+    /** A private allocator, built for the trial and closed after it. */
+    @State(Scope.Benchmark)
+    public static class PrivateAllocator {
+        MemAlloc alloc;
+
+        @Setup
+        public void build() {
+            alloc = MemAlloc.builder().build();
+        }
+
+        @TearDown
+        public void close() {
+            alloc.close();
+        }
+    }
+
+    @Benchmark
+    public long memAllocPrivate(PrivateAllocator allocator) {
+        MemorySegment block = allocator.alloc.allocate(size, 16);
+        allocator.alloc.free(block);
         return block.address();
     }
 

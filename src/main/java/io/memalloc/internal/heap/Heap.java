@@ -52,6 +52,8 @@ public final class Heap {
     private static final System.Logger LOG = System.getLogger("io.memalloc.MemAlloc");
     /** Stands for the stripe of a large block's own mapping, which has none, in events. */
     private static final int NO_STRIPE = -1;
+    /** The stripe events name for a region of small-block pages, which belongs to no stripe. */
+    private static final int PAGES = -2;
 
     private final String name;
     private final OsMemory os;
@@ -72,7 +74,7 @@ public final class Heap {
      */
     private final long largeThreshold;
     private final long maxMappedBytes;
-    private final RegionTable table;
+    private final RegionTable<Region> table;
     private final Stripe[] stripes;
     private final EmptyRegions emptyRegions;
     private final LargeBlocks large = new LargeBlocks();
@@ -83,25 +85,19 @@ public final class Heap {
     private final AtomicLong mapCount = new AtomicLong();
     private final AtomicLong unmapCount = new AtomicLong();
     private final AtomicBoolean closed = new AtomicBoolean();
-    /** Each platform thread's cache of small free blocks; null when the heap has none (it may be closed). */
-    private final ThreadLocal<ThreadCache> caches;
-    /**
-     * Caches by thread id, looked at before {@link #caches}: a load and a compare instead of a hash lookup, which
-     * took about 4 ns of an allocate and of a free. A thread whose slot another holds uses the ThreadLocal.
-     */
-    private final ThreadCache[] cacheSlots = new ThreadCache[CACHE_SLOTS];
-    private static final int CACHE_SLOTS = 256;
-    /** Every cache made, so that statistics see their blocks and the caches of dead threads can be flushed. */
-    private final Queue<ThreadCache> allCaches = new ConcurrentLinkedQueue<>();
-    /** Guards the flush of dead threads' caches and the reading of every cache's counters. */
-    private final ReentrantLock cachesLock = new ReentrantLock();
-    /** The counter deltas of caches flushed after their thread died: see {@link ThreadCache}. */
-    private long retiredBytesDelta;
-    private long retiredAllocationsDelta;
-    private long retiredFreesDelta;
-    private long retiredHeaderDrift;
+    /** The small-block engine; null in a hardened heap, whose small blocks are the stripes'. */
+    private final SmallBlocks small;
 
+    /** A heap whose blocks are zeroed through the segment over all memory, of the global scope. */
     public Heap(OsMemory os, HeapConfig config) {
+        this(os, config, AddressSpace.all());
+    }
+
+    /**
+     * @param memory the address space as the heap's users see it: small blocks are zeroed through it (see
+     *               {@link SmallBlocks}), so that the close of its scope waits out a thread that is zeroing
+     */
+    public Heap(OsMemory os, HeapConfig config, MemorySegment memory) {
         if (config.regionSize() % os.granularity() != 0) {
             throw new IllegalArgumentException("regionSize " + config.regionSize()
                     + " is not a multiple of the OS mapping granularity " + os.granularity());
@@ -115,13 +111,15 @@ public final class Heap {
         this.regionSize = config.regionSize();
         this.largeThreshold = Math.min(regionSize / 2, MAX_LARGE_THRESHOLD);
         this.maxMappedBytes = config.maxMappedBytes();
-        this.table = new RegionTable(regionSize);
+        this.table = new RegionTable<>(regionSize, r -> r.base);
         this.emptyRegions = new EmptyRegions(config.cachedRegions());
         this.stripes = new Stripe[config.stripes()];
         for (int i = 0; i < stripes.length; i++) {
             stripes[i] = new Stripe(i, table, emptyRegions, hardening, this::keptOut);
         }
-        this.caches = config.threadCaches() ? ThreadLocal.withInitial(this::newCache) : null;
+        this.small = config.hardened() ? null : new SmallBlocks(name,
+                new PageRegions(regionSize, emptyRegions, (bytes, request) -> map(bytes, bytes, request, PAGES)),
+                memory, stripes.length, config.cachedRegions() > 0, this::unmap, this::unmapOrWarn);
         this.spares = new SpareMappings(config.spareMappings(), SPARE_REGIONS * regionSize);
     }
 
@@ -129,53 +127,6 @@ public final class Heap {
     private static final long SPARE_REGIONS = 16;
     /** See {@link #largeThreshold}. */
     static final long MAX_LARGE_THRESHOLD = 1 << 20;
-
-    private ThreadCache newCache() {
-        Thread thread = Thread.currentThread();
-        // Threads come and go (pools retire idle workers): a new one is the moment to take back what the dead left.
-        reclaimDeadCaches();
-        ThreadCache cache = new ThreadCache(thread);
-        allCaches.add(cache);
-        int slot = cacheSlot(thread);
-        ThreadCache other = cacheSlots[slot];
-        if (other == null || other.ownerDied()) {
-            cacheSlots[slot] = cache;
-        }
-        return cache;
-    }
-
-    private static int cacheSlot(Thread thread) {
-        return (int) thread.threadId() & (CACHE_SLOTS - 1);
-    }
-
-    /**
-     * The calling thread's cache, or null: none when the heap has no caches, and none for a virtual thread, since
-     * there may be millions of them and each would keep blocks of its own.
-     */
-    private ThreadCache cache() {
-        ThreadCache cache = cacheWithoutFlush();
-        if (cache != null && cache.flushRequested) {
-            cache.flushRequested = false;
-            unmapOrWarn(flushAll(cache)); // trim asked for it: the caller's own call must not fail for it
-        }
-        return cache;
-    }
-
-    /** {@link #cache()}, leaving a flush that trim asked for to the caller. */
-    private ThreadCache cacheWithoutFlush() {
-        if (caches == null) {
-            return null;
-        }
-        Thread thread = Thread.currentThread();
-        ThreadCache cache = cacheSlots[cacheSlot(thread)];
-        if (cache == null || cache.owner != thread) {
-            if (thread.isVirtual()) {
-                return null;
-            }
-            cache = caches.get();
-        }
-        return cache;
-    }
 
     /**
      * Allocates {@code byteSize} bytes at {@code alignment}.
@@ -189,26 +140,18 @@ public final class Heap {
      */
     public long allocate(long byteSize, long alignment, boolean zero) {
         checkOpen();
+        if (small != null && byteSize <= SizeClasses.MAX_SIZE) {
+            int sizeClass = alignment <= Block.GRANULE ? SizeClasses.of(byteSize) : SizeClasses.of(byteSize, alignment);
+            if (sizeClass >= 0) {
+                return small.allocate(sizeClass, byteSize, zero);
+            }
+        }
         if (hardening != null) {
             long payload = allocateUncached(byteSize, blockSizeFor(byteSize), alignment, zero);
             hardening.writeCanary(payload, byteSize);
             return payload;
         }
-        long blockSize = Block.sizeFor(byteSize);
-        if (alignment <= Block.GRANULE && blockSize > 0 && ThreadCache.caches(blockSize)) {
-            ThreadCache cache = cache();
-            if (cache != null) {
-                long payload = cache.allocate(byteSize, blockSize, zero);
-                if (payload == 0) {
-                    fillCache(cache, blockSize);
-                    payload = cache.allocate(byteSize, blockSize, zero);
-                }
-                if (payload != 0) {
-                    return payload;
-                }
-            }
-        }
-        return allocateUncached(byteSize, blockSize, alignment, zero);
+        return allocateUncached(byteSize, Block.sizeFor(byteSize), alignment, zero);
     }
 
     private long allocateUncached(long byteSize, long blockSize, long alignment, boolean zero) {
@@ -287,19 +230,14 @@ public final class Heap {
         } else if (!stripe.lock.tryLock()) {
             return 0;
         }
-        long payload;
-        List<Region> emptied;
         try {
             checkOpen();
-            emptied = freeDeferred(stripe);
-            payload = stripe.allocate(byteSize, blockSize, alignment, zero);
+            return stripe.allocate(byteSize, blockSize, alignment, zero);
         } catch (DamagedBlockException damaged) {
             throw reported("allocate", damaged);
         } finally {
             stripe.lock.unlock();
         }
-        unmapOrWarn(emptied); // others' frees emptied them: this allocation must not fail for it
-        return payload;
     }
 
     /**
@@ -318,7 +256,6 @@ public final class Heap {
                     + " bytes: more than the address space"));
         }
         long mappingAlignment = Math.max(alignment, os.granularity());
-        ThreadCache cache = cache(); // before the block is ours: making a cache allocates
         LargeBlock block = zero ? null : spares.take(mappingSize, mappingAlignment);
         if (block != null) { // a spare of this heap: still registered, and with its guard already
             block.reuse(byteSize, alignment);
@@ -330,21 +267,8 @@ public final class Heap {
         if (closed.get()) {
             throw closedMeanwhile(block);
         }
-        if (cache != null) { // no atomic addition
-            cache.allocationsDelta++;
-        } else {
-            large.countAllocated();
-        }
+        large.countAllocated();
         return block.address();
-    }
-
-    /** Counts a large block freed: in the thread's cache when it has one (no atomic addition), else in the registry. */
-    private void countLargeFree(ThreadCache cache) {
-        if (cache != null) {
-            cache.freesDelta++;
-        } else {
-            large.countFreed();
-        }
     }
 
     /** The heap closed while {@code block} was handed out: unmaps it unless close did, and returns what to throw. */
@@ -442,33 +366,31 @@ public final class Heap {
      *                                  here, an interior address, or freed already. No memory is read to find out.
      */
     public void free(long address) {
+        if (small != null) {
+            // No check that the heap is open first: close takes the regions of pages out of the table before it
+            // unmaps them, and a free touches no native memory.
+            PageRegion pages = small.regionOf(address);
+            if (pages != null) {
+                small.free(pages, address);
+                return;
+            }
+        }
         checkOpen();
         Region region = table.find(address);
         if (region == null) {
             freeLarge(address);
             return;
         }
-        ThreadCache cache = cache(); // before the claim: making a cache allocates, and a flush may unmap
         claim(region, address);
         if (hardening != null) {
             long byteSize = checkBlock(region, address, "free");
             unmapRegions(quarantine(region, address, byteSize));
             return;
         }
-        if (cache != null && cache.hot == region && freeToCache(cache, region, address)) {
-            return;
-        }
-        int left = freeClaimed(region, address);
-        // Not for the hot region: its blocks are the ones the cache hands out next, and flushing them would make
-        // a small working set refill and flush over and over.
-        if (cache != null && left > 0 && left <= ThreadCache.FEW_LEFT && region != cache.hot
-                && left <= cache.blockCount()) {
-            flushRegion(cache, region);
-        }
+        freeClaimed(region, address);
     }
 
     private void freeLarge(long address) {
-        ThreadCache cache = cache(); // before the take: making a cache allocates
         LargeBlock block = large.take(address, hardening != null ? LargeBlock.CLAIMED : LargeBlock.SPARE);
         if (block == null) {
             checkOpen(); // close took it
@@ -483,7 +405,7 @@ public final class Heap {
                 throw damaged;
             }
         }
-        countLargeFree(cache);
+        large.countFreed();
         retire(block);
     }
 
@@ -588,40 +510,6 @@ public final class Heap {
     }
 
     /**
-     * Keeps a claimed block in {@code cache}, flushing half its bin when full; false when the block is not of a size
-     * the cache keeps. When this throws a Java {@link OutOfMemoryError} (for a new bin), the block's claim ends: it
-     * stays the caller's, and a later free of it works. A refused unmap of a region the flush emptied is thrown
-     * once the block is in the cache.
-     */
-    private boolean freeToCache(ThreadCache cache, Region region, long address) {
-        long blockSize;
-        List<Region> emptied;
-        boolean kept;
-        try {
-            blockSize = Block.size(Block.ofPayload(address)); // claimed and live: this memory is ours
-            if (!ThreadCache.caches(blockSize)) {
-                return false;
-            }
-            if (cache.free(address, region, blockSize)) {
-                return true;
-            }
-            emptied = flushCache(cache, blockSize, ThreadCache.capacity(blockSize) / 2);
-            kept = cache.free(address, region, blockSize);
-        } catch (RuntimeException | Error e) {
-            region.unclaim(address);
-            throw e;
-        }
-        if (!kept) {
-            region.unclaim(address);
-        }
-        unmapRegions(emptied);
-        if (!kept) {
-            throw new IllegalStateException("a flushed bin of " + blockSize + " bytes is still full");
-        }
-        return true;
-    }
-
-    /**
      * Claims the block at {@code address} for a free or a reallocate, reading no native memory: the one thread that
      * gets the claim goes on; a second free, racing or late, is refused.
      *
@@ -637,250 +525,25 @@ public final class Heap {
         }
     }
 
-    /**
-     * Frees a claimed block to its stripe; the claim ends under the lock, before the block can be handed out. In a
-     * heap with caches, when another thread holds the stripe, defers the block to it instead (see {@link Stripe}).
-     *
-     * @return how many blocks the region still holds in use (those in thread caches included), 0 if it went; -1
-     *         when the block was deferred
-     */
-    private int freeClaimed(Region region, long address) {
+    /** Frees a claimed block to its stripe; the claim ends under the lock, before the block can be handed out. */
+    private void freeClaimed(Region region, long address) {
         Stripe stripe = region.stripe;
-        if (caches == null) {
-            stripe.lock.lock();
-        } else if (!stripe.lock.tryLock()) {
-            // Another thread holds the stripe: leave the block to it, or to the next holder, rather than wait.
-            // Only a heap with caches does, since it is never closed: no close can unmap the block meanwhile.
-            stripe.defer(address);
-            return -1;
-        }
         Region toUnmap;
-        int left;
-        List<Region> emptied;
+        stripe.lock.lock();
         try {
             try {
                 checkOpen();
                 checkLive(region, address);
                 toUnmap = freeToStripe(region, address);
-                left = region.liveBlocks;
             } finally {
                 region.unclaim(address);
             }
-            emptied = freeDeferred(stripe);
         } finally {
             stripe.lock.unlock();
-        }
-        unmapRegions(toUnmap == null ? emptied : append(emptied, toUnmap));
-        return left;
-    }
-
-    /**
-     * Frees the blocks other threads deferred to {@code stripe} (see {@link Stripe}); the caller holds its lock.
-     *
-     * @return the regions that emptied past the cache, for the caller to unmap once it lets go of the lock
-     */
-    List<Region> freeDeferred(Stripe stripe) {
-        if (!stripe.hasDeferred()) {
-            return List.of();
-        }
-        List<Region> emptied = List.of();
-        for (long payload = stripe.takeDeferred(); payload != 0; ) {
-            long next = Block.next(Block.ofPayload(payload));
-            Region region = stripe.regionOf(Block.ofPayload(payload));
-            Region toUnmap = freeToStripe(region, payload);
-            region.unclaim(payload);
-            if (toUnmap != null) {
-                emptied = append(emptied, toUnmap);
-            }
-            payload = next;
-        }
-        return emptied;
-    }
-
-    /** Frees every stripe's deferred blocks; returns the regions that emptied past the cache, to unmap. */
-    private List<Region> freeAllDeferred() {
-        return detachFromEveryStripe(this::freeDeferred);
-    }
-
-    private static List<Region> append(List<Region> regions, Region region) {
-        List<Region> more = new ArrayList<>(regions);
-        more.add(region);
-        return more;
-    }
-
-    /**
-     * Gives back the blocks of {@code region} that {@code cache} holds: called when a free leaves the region with
-     * few blocks in use, which may be the cache's own, refilled and never handed out. Without it, a thread that
-     * freed everything kept a region mapped for every block left in its bins (112 regions of 200 in the footprint
-     * workload).
-     */
-    private void flushRegion(ThreadCache cache, Region region) {
-        long[] payloads = cache.takeRegion(region);
-        if (payloads.length == 0) {
-            return;
-        }
-        Region toUnmap = null;
-        region.stripe.lock.lock();
-        try {
-            for (long payload : payloads) {
-                long byteSize = Block.byteSize(Block.ofPayload(payload));
-                Region empty = freeToStripe(region, payload);
-                cache.countFlushed(byteSize);
-                region.unclaim(payload);
-                if (empty != null) {
-                    toUnmap = empty;
-                }
-            }
-        } finally {
-            region.stripe.lock.unlock();
         }
         if (toUnmap != null) {
             unmap(toUnmap);
         }
-    }
-
-    /**
-     * Fills an empty bin of {@code cache} with half its capacity of blocks of {@code blockSize}, under one lock of
-     * the thread's stripe. When that stripe has none, the bin stays empty and the request goes the uncached way,
-     * which maps a region for the thread's stripe if it must: the next refill finds blocks there.
-     */
-    private void fillCache(ThreadCache cache, long blockSize) {
-        int wanted = Math.max(1, ThreadCache.capacity(blockSize) / 2);
-        long byteSize = blockSize - Block.HEADER;
-        Stripe stripe = stripes[homeStripe()];
-        cache.prepare(blockSize);
-        List<Region> emptied;
-        stripe.lock.lock();
-        try {
-            checkOpen();
-            emptied = freeDeferred(stripe);
-            for (int i = 0; i < wanted; i++) {
-                long payload = stripe.allocate(byteSize, blockSize, Block.GRANULE, false);
-                if (payload == 0) {
-                    break;
-                }
-                Region region = stripe.regionOf(Block.ofPayload(payload));
-                // Claimed before the lock goes. A stray free of this address (a double free in the caller's code)
-                // that claimed it first owns it now, and frees it once we let go of the lock; one that comes later
-                // is refused. Claimed after the lock, the stray free could free it and another thread take it
-                // before the claim, and the cache would hand out a block that is someone else's.
-                if (region.claim(payload) && !cache.addRefilled(payload, region, blockSize, byteSize)) {
-                    throw new IllegalStateException("a refilled bin of " + blockSize + " bytes overflowed");
-                }
-            }
-        } finally {
-            stripe.lock.unlock();
-        }
-        unmapOrWarn(emptied);
-    }
-
-    /**
-     * Gives the oldest {@code n} cached blocks of {@code blockSize} back to their stripes.
-     *
-     * @return the regions that emptied past the cache, for the caller to unmap
-     */
-    private List<Region> flushCache(ThreadCache cache, long blockSize, int n) {
-        int count = Math.min(n, cache.count(blockSize));
-        long[] payloads = new long[count];
-        Region[] regions = new Region[count];
-        int taken = cache.takeOldest(blockSize, count, payloads, regions);
-        List<Region> toUnmap = new ArrayList<>();
-        for (int i = 0; i < taken; i++) {
-            Region region = regions[i];
-            long payload = payloads[i];
-            region.stripe.lock.lock();
-            try {
-                long byteSize = Block.byteSize(Block.ofPayload(payload));
-                Region empty = freeToStripe(region, payload);
-                cache.countFlushed(byteSize);
-                if (empty != null) {
-                    toUnmap.add(empty);
-                }
-                toUnmap.addAll(freeDeferred(region.stripe));
-            } finally {
-                region.unclaim(payload);
-                region.stripe.lock.unlock();
-            }
-        }
-        return toUnmap;
-    }
-
-    /** Gives every block of {@code cache} back to the stripes; returns the regions that emptied, to unmap. */
-    private List<Region> flushAll(ThreadCache cache) {
-        List<Region> emptied = new ArrayList<>();
-        for (long blockSize : cache.sizesHeld()) {
-            emptied.addAll(flushCache(cache, blockSize, Integer.MAX_VALUE));
-        }
-        return emptied;
-    }
-
-    /**
-     * Flushes the caches of threads that have died and forgets them, keeping their counter deltas; asks every other
-     * thread to flush its own at its next allocate or free. The calling thread flushes its own now.
-     *
-     * @return the regions that emptied, for the caller to unmap
-     */
-    private List<Region> flushCaches() {
-        if (caches == null) {
-            return List.of();
-        }
-        List<Region> emptied = new ArrayList<>();
-        cachesLock.lock();
-        try {
-            emptied.addAll(reclaimDeadCachesLocked());
-        } finally {
-            cachesLock.unlock();
-        }
-        ThreadCache own = cacheWithoutFlush();
-        if (own != null) {
-            own.flushRequested = false;
-            emptied.addAll(flushAll(own));
-        }
-        cachesLock.lock();
-        try {
-            for (ThreadCache cache : allCaches) {
-                if (cache != own) {
-                    cache.flushRequested = true;
-                }
-            }
-        } finally {
-            cachesLock.unlock();
-        }
-        return emptied;
-    }
-
-    /** Flushes and forgets the caches of dead threads, unless another thread is at it or reading statistics. */
-    private void reclaimDeadCaches() {
-        if (cachesLock.tryLock()) {
-            List<Region> emptied;
-            try {
-                emptied = reclaimDeadCachesLocked();
-            } finally {
-                cachesLock.unlock();
-            }
-            unmapOrWarn(emptied);
-        }
-    }
-
-    /** Returns the regions that emptied, for the caller to unmap. Caller holds {@link #cachesLock}. */
-    private List<Region> reclaimDeadCachesLocked() {
-        List<Region> emptied = new ArrayList<>();
-        for (Iterator<ThreadCache> it = allCaches.iterator(); it.hasNext(); ) {
-            ThreadCache cache = it.next();
-            if (cache.ownerDied()) { // its last write happened-before isAlive() returned false
-                emptied.addAll(flushAll(cache));
-                retiredBytesDelta += cache.bytesDelta;
-                retiredAllocationsDelta += cache.allocationsDelta;
-                retiredFreesDelta += cache.freesDelta;
-                retiredHeaderDrift += cache.headerDrift;
-                it.remove();
-                int slot = cacheSlot(cache.owner);
-                if (cacheSlots[slot] == cache) {
-                    cacheSlots[slot] = null;
-                }
-            }
-        }
-        return emptied;
     }
 
     /**
@@ -892,6 +555,12 @@ public final class Heap {
      */
     public long reallocate(long address, long newByteSize) {
         checkOpen();
+        if (small != null) {
+            PageRegion pages = small.regionOf(address);
+            if (pages != null) {
+                return reallocateSmall(pages, address, newByteSize);
+            }
+        }
         Region region = table.find(address);
         if (region == null) {
             return reallocateLarge(address, newByteSize);
@@ -989,8 +658,30 @@ public final class Heap {
         return moved;
     }
 
+    /**
+     * {@link #reallocate} of a small block: in place while the new size keeps its size class, else moved to a
+     * block found as {@link #allocate} finds one, at the old block's alignment.
+     */
+    private long reallocateSmall(PageRegion pages, long address, long newByteSize) {
+        long alignment = small.alignmentOf(pages, address); // checks that the block is live
+        int sizeClass = newByteSize <= SizeClasses.MAX_SIZE ? SizeClasses.of(newByteSize, alignment) : -1;
+        if (small.resizeInPlace(pages, address, newByteSize, sizeClass)) {
+            return address;
+        }
+        long moved = allocate(newByteSize, alignment, true);
+        try {
+            copyIntoLiveBlock(address, moved, Math.min(small.byteSize(pages, address), newByteSize));
+            free(address);
+        } catch (IllegalArgumentException | IllegalStateException e) { // freed or closed meanwhile
+            if (!closed.get()) {
+                free(moved);
+            }
+            throw e;
+        }
+        return moved;
+    }
+
     private long reallocateLarge(long address, long newByteSize) {
-        ThreadCache cache = cache(); // before the claim: making a cache allocates
         // Claimed while it is resized or copied, so that no other thread unmaps it under us (close leaves it to us);
         // a free of it meanwhile is refused as the free of a block that is not live.
         LargeBlock block = large.take(address, LargeBlock.CLAIMED);
@@ -1033,7 +724,7 @@ public final class Heap {
             putBackAfter(closedMeanwhile, block);
             throw closedMeanwhile;
         }
-        countLargeFree(cache);
+        large.countFreed();
         try {
             retire(block);
         } catch (IllegalStateException refused) { // the block has moved: the caller must get its new address
@@ -1058,6 +749,10 @@ public final class Heap {
      * @throws IllegalStateException when the heap closed meanwhile
      */
     private void copyIntoLiveBlock(long from, long to, long byteSize) {
+        if (small != null && small.regionOf(to) != null) {
+            small.copy(from, to, byteSize);
+            return;
+        }
         Region region = table.find(to);
         if (region != null) {
             region.stripe.lock.lock();
@@ -1099,11 +794,14 @@ public final class Heap {
     public long trim() {
         checkOpen();
         List<Region> emptied = new ArrayList<>(releaseQuarantine());
-        emptied.addAll(freeAllDeferred());
-        emptied.addAll(flushCaches());
         emptied.addAll(detachEmptyRegions());
         Failures failures = new Failures();
         long given = 0;
+        try {
+            given += unmapPageRegions(small == null ? List.of() : small.trim());
+        } catch (IllegalStateException refused) {
+            failures.add(refused);
+        }
         try {
             given += retryOwed();
         } catch (IllegalStateException refused) {
@@ -1231,51 +929,39 @@ public final class Heap {
     }
 
     /**
-     * Counters summed over the stripes, each read under its lock, and the thread caches' deltas, read under the
-     * caches' lock held throughout, so that a cache flushed meanwhile is counted once.
+     * Counters summed over the stripes, each read under its lock, the large blocks and the small-block engine's
+     * thread heaps, read without a lock: exact when no other thread allocates or frees meanwhile.
      */
     public HeapStats stats() {
-        if (caches != null) {
-            cachesLock.lock();
-        }
-        try {
-            long allocated = large.allocatedBytes();
-            long allocations = large.allocations();
-            long frees = large.frees();
-            List<Region> emptied = new ArrayList<>();
-            for (Stripe stripe : stripes) {
-                stripe.lock.lock();
-                try {
-                    emptied.addAll(freeDeferred(stripe)); // freed, for the user
-                    allocated += stripe.allocatedBytes;
-                    allocations += stripe.allocations;
-                    frees += stripe.frees;
-                } finally {
-                    stripe.lock.unlock();
-                }
-            }
-            if (caches != null) {
-                allocated += retiredBytesDelta;
-                allocations += retiredAllocationsDelta;
-                frees += retiredFreesDelta;
-                for (ThreadCache cache : allCaches) {
-                    allocated += cache.bytesDelta;
-                    allocations += cache.allocationsDelta;
-                    frees += cache.freesDelta;
-                }
-            }
-            if (quarantine != null) { // freed, for the user
-                allocated -= quarantine.bytes();
-                frees += quarantine.count();
-            }
-            unmapOrWarn(emptied);
-            return new HeapStats(mappedBytes.get(), allocated, table.size(), emptyRegions.count(), large.count(),
-                    allocations, frees, mapCount.get(), unmapCount.get());
-        } finally {
-            if (caches != null) {
-                cachesLock.unlock();
+        long allocated = large.allocatedBytes();
+        long allocations = large.allocations();
+        long frees = large.frees();
+        for (Stripe stripe : stripes) {
+            stripe.lock.lock();
+            try {
+                allocated += stripe.allocatedBytes;
+                allocations += stripe.allocations;
+                frees += stripe.frees;
+            } finally {
+                stripe.lock.unlock();
             }
         }
+        int regions = table.size();
+        int empty = emptyRegions.count();
+        if (small != null) {
+            long[] totals = small.totals();
+            allocations += totals[0];
+            frees += totals[1];
+            allocated += totals[2];
+            regions += small.regions().count();
+            empty += small.regions().countWithOnlyEmptyPages();
+        }
+        if (quarantine != null) { // freed, for the user
+            allocated -= quarantine.bytes();
+            frees += quarantine.count();
+        }
+        return new HeapStats(mappedBytes.get(), allocated, regions, empty, large.count(), allocations, frees,
+                mapCount.get(), unmapCount.get());
     }
 
     /** An ASCII picture of the regions and their blocks; see {@link HeapMapWriter}. */
@@ -1286,7 +972,6 @@ public final class Heap {
     /** Checks every invariant of the heap; see {@link HeapVerifier}. */
     public void verify() {
         checkOpen();
-        unmapRegions(freeAllDeferred());
         new HeapVerifier(this).verify();
     }
 
@@ -1295,18 +980,22 @@ public final class Heap {
      * IllegalStateException.
      *
      * @return false when the heap was closed already
-     * @throws IllegalStateException when the heap has thread caches: a thread uses its cache without a lock that
-     *                               close could wait for, so such a heap never closes; or when, closed, it still
-     *                               holds a mapping the OS refused to take back (counted in the statistics still)
+     * @throws IllegalStateException when, closed, it still holds a mapping the OS refused to take back (counted in
+     *                               the statistics still)
      */
     public boolean close() {
-        if (caches != null) {
-            throw new IllegalStateException("a heap with thread caches is never closed");
-        }
         if (!closed.compareAndSet(false, true)) {
             return false;
         }
         Failures failures = new Failures();
+        if (small != null) {
+            small.close();
+            try {
+                unmapPageRegions(small.regions().detachAll());
+            } catch (IllegalStateException refused) {
+                failures.add(refused);
+            }
+        }
         try {
             retryOwed();
         } catch (IllegalStateException refused) {
@@ -1355,6 +1044,36 @@ public final class Heap {
         }
         failures.throwIfAny();
         return given;
+    }
+
+    /** {@link #unmapRegions} for regions of small-block pages. */
+    private long unmapPageRegions(List<PageRegion> regions) {
+        Failures failures = new Failures();
+        long given = 0;
+        for (PageRegion region : regions) {
+            try {
+                unmap(region.base, region.size, PAGES);
+                given += region.size;
+            } catch (IllegalStateException refused) {
+                failures.add(refused);
+            }
+        }
+        failures.throwIfAny();
+        return given;
+    }
+
+    /** Unmaps a region of small-block pages; see {@link #unmap(long, long, int)}. */
+    private void unmap(PageRegion region) {
+        unmap(region.base, region.size, PAGES);
+    }
+
+    /** Unmaps a region of small-block pages for a call that must not fail for it: a refusal is logged, and owed. */
+    private void unmapOrWarn(PageRegion region) {
+        try {
+            unmap(region.base, region.size, PAGES);
+        } catch (IllegalStateException refused) {
+            warn(refused);
+        }
     }
 
     /**
@@ -1509,6 +1228,11 @@ public final class Heap {
             refusals.add(refused);
         }
         try {
+            unmapPageRegions(small == null ? List.of() : small.trim()); // the caller's empty pages too
+        } catch (IllegalStateException refused) {
+            refusals.add(refused);
+        }
+        try {
             unmapSpares(false);
         } catch (IllegalStateException refused) {
             refusals.add(refused);
@@ -1604,13 +1328,18 @@ public final class Heap {
         return (int) ((id * 0x9E3779B97F4A7C15L) >>> 32) & (stripes.length - 1);
     }
 
+    /** The small-block engine, or null in a hardened heap. */
+    SmallBlocks small() {
+        return small;
+    }
+
     private void checkOpen() {
         if (closed.get()) {
             throw closedException();
         }
     }
 
-    private static IllegalStateException closedException() {
+    static IllegalStateException closedException() {
         return new IllegalStateException("this MemAlloc is closed");
     }
 
@@ -1620,7 +1349,7 @@ public final class Heap {
         }
     }
 
-    private static IllegalArgumentException notLive(long address) {
+    static IllegalArgumentException notLive(long address) {
         return new IllegalArgumentException("0x" + Long.toHexString(address)
                 + " is not the start of a live block of this allocator: it was freed already, is inside a block,"
                 + " or was never allocated here");
@@ -1632,32 +1361,11 @@ public final class Heap {
 
     // For HeapVerifier and HeapMapWriter, which read a heap's parts under its locks.
 
-    boolean hasThreadCaches() {
-        return caches != null;
-    }
-
-    /** How far the caches have moved block headers from their stripes' counts: see {@link ThreadCache}. */
-    long cacheHeaderDrift() {
-        if (caches == null) {
-            return 0;
-        }
-        cachesLock.lock();
-        try {
-            long drift = retiredHeaderDrift;
-            for (ThreadCache cache : allCaches) {
-                drift += cache.headerDrift;
-            }
-            return drift;
-        } finally {
-            cachesLock.unlock();
-        }
-    }
-
     Stripe[] stripes() {
         return stripes;
     }
 
-    RegionTable table() {
+    RegionTable<Region> table() {
         return table;
     }
 

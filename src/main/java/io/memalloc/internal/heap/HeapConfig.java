@@ -14,9 +14,6 @@ import java.util.Objects;
  * @param stripes        number of stripes (locks): a power of two, 1 to {@link #MAX_STRIPES}
  * @param maxMappedBytes the most the heap may have mapped at once, regions and large blocks together
  * @param cachedRegions  how many empty regions the heap keeps mapped for reuse
- * @param threadCaches   whether threads keep small free blocks of their own ({@link ThreadCache}): only for a heap
- *                       that is never closed, since a thread uses its cache without a lock that close could wait
- *                       for
  * @param spareMappings  how many freed large mappings the heap keeps for reuse ({@link SpareMappings})
  * @param hardened       whether blocks carry canaries and freed ones are poisoned and quarantined
  *                       ({@link Hardening}, {@link Quarantine}); such a heap has no thread caches and no spares, which
@@ -24,7 +21,7 @@ import java.util.Objects;
  * @param guardPages     whether each large block's mapping ends in a page that faults when touched
  */
 public record HeapConfig(String name, long regionSize, int stripes, long maxMappedBytes, int cachedRegions,
-                         boolean threadCaches, int spareMappings, boolean hardened, boolean guardPages) {
+                         int spareMappings, boolean hardened, boolean guardPages) {
     public static final long MIN_REGION_SIZE = 64 * 1024;
     public static final long MAX_REGION_SIZE = 256L * 1024 * 1024;
     public static final long DEFAULT_REGION_SIZE = 4L * 1024 * 1024;
@@ -49,8 +46,8 @@ public record HeapConfig(String name, long regionSize, int stripes, long maxMapp
         if (spareMappings < 0) {
             throw new IllegalArgumentException("spareMappings " + spareMappings + " is negative");
         }
-        if (hardened && (threadCaches || spareMappings > 0)) {
-            throw new IllegalArgumentException("a hardened heap has no thread caches and no spare mappings");
+        if (hardened && spareMappings > 0) {
+            throw new IllegalArgumentException("a hardened heap has no spare mappings");
         }
     }
 
@@ -62,11 +59,9 @@ public record HeapConfig(String name, long regionSize, int stripes, long maxMapp
 
     /**
      * The shape of the process-wide heap: 4 MiB regions, {@link #defaultStripes()}, no cap, two cached empty
-     * regions (a heap that freed everything keeps little mapped: the thread caches keep at most one region each),
-     * thread caches, four spare large mappings.
+     * regions, four spare large mappings.
      */
     public static HeapConfig global() {
-        return new HeapConfig("global", DEFAULT_REGION_SIZE, defaultStripes(), Long.MAX_VALUE, 2, true, 4, false,
-                false);
+        return new HeapConfig("global", DEFAULT_REGION_SIZE, defaultStripes(), Long.MAX_VALUE, 2, 4, false, false);
     }
 }

@@ -14,6 +14,9 @@ import java.util.Locale;
  *    0x7f0c40000008  in use       80 B   64 B asked, align 16
  *    0x7f0c40000058  in use       32 B   0 B asked, align 16
  *    0x7f0c40000078  free      4.0 MiB
+ *  page region 0x7f0c48000000 (4.0 MiB): 2 pages of 64
+ *    page 0x7f0c48000000: 64 B blocks, 3 of 1024 in use
+ *    page 0x7f0c48010000: 1.0 KiB blocks, 64 of 64 in use
  *  large 0x7f0c50000000: 6.0 MiB mapped, 5.0 MiB asked, align 16
  *  owed 0x7f0c60000000: 4.0 MiB mapped, unused; the OS refused to take it back (trim and close try again)
  * </pre>
@@ -47,6 +50,11 @@ final class HeapMapWriter {
                 stripe.lock.unlock();
             }
         }
+        if (heap.small() != null) {
+            for (PageRegion region : heap.small().regions().all()) {
+                writePages(region);
+            }
+        }
         for (LargeBlock block : heap.large().all()) {
             line("large 0x%x: %s mapped, %s asked, align %d", block.address(), Sizes.format(block.mappingSize()),
                     Sizes.format(block.byteSize()), block.alignment());
@@ -56,6 +64,24 @@ final class HeapMapWriter {
                     owed.address(), Sizes.format(owed.byteSize()));
         }
         return out.toString();
+    }
+
+    /** A region of small-block pages, read without a lock: the counts are those of the moment. */
+    private void writePages(PageRegion region) {
+        int pages = region.slotCount() - region.freeSlotCount;
+        line("%s: %d pages of %d", region, pages, region.slotCount());
+        int rows = 0;
+        for (int slot = 0; slot < region.slotCount() && rows < ROWS_PER_REGION; slot++) {
+            Page page = region.pageInSlot(slot);
+            if (page != null) {
+                line("  page 0x%x: %s blocks, %d of %d in use", page.base, Sizes.format(page.blockSize), page.used,
+                        page.capacity);
+                rows++;
+            }
+        }
+        if (rows < pages) {
+            line("  ... and %d more pages", pages - rows);
+        }
     }
 
     private void writeRegion(Region region) {

@@ -34,7 +34,6 @@ final class HeapVerifier {
         for (Stripe stripe : heap.stripes()) {
             stripe.lock.lock();
             try {
-                check(!stripe.hasDeferred(), "stripe %d holds deferred frees at quiescence", stripe.index);
                 StripeWalk walk = verifyStripe(stripe);
                 emptyRegions += walk.emptyRegions();
                 countedBytes += stripe.allocatedBytes;
@@ -44,14 +43,17 @@ final class HeapVerifier {
                 stripe.lock.unlock();
             }
         }
-        // A thread cache rewrites the size asked for in a block it hands out again, without its stripe's lock: the
-        // stripes' count and the headers then differ by what the caches record (0 without caches).
-        long drift = heap.cacheHeaderDrift();
-        check(countedBytes + drift == headerBytes,
-                "the stripes count %d allocated bytes and the caches %d more, but the blocks hold %d",
-                countedBytes, drift, headerBytes);
+        check(countedBytes == headerBytes, "the stripes count %d allocated bytes, but the blocks hold %d",
+                countedBytes, headerBytes);
         check(heap.table().size() == regions, "the region table holds %d regions, the stripes %d",
                 heap.table().size(), regions);
+        int pageRegions = 0;
+        if (heap.small() != null) {
+            for (PageRegion region : heap.small().regions().all()) {
+                emptyRegions += verifyPages(region);
+                pageRegions++;
+            }
+        }
         check(heap.emptyRegions().count() == emptyRegions, "the empty-region count is %d, the walk found %d",
                 heap.emptyRegions().count(), emptyRegions);
         LargeBlocks large = heap.large();
@@ -75,10 +77,36 @@ final class HeapVerifier {
             check(heap.table().find(owed.address()) == null && !large.contains(owed.address()),
                     "the owed mapping at 0x%x is still in use", owed.address());
         }
-        long mapped = regions * heap.regionSize() + largeBytes + heap.spares().bytes() + heap.owed().bytes();
+        long mapped = (regions + pageRegions) * heap.regionSize() + largeBytes + heap.spares().bytes() + heap.owed().bytes();
         check(heap.mappedBytes() == mapped,
                 "mappedBytes is %d, regions, large blocks, spare and owed mappings add up to %d", heap.mappedBytes(),
                 mapped);
+    }
+
+    /**
+     * Verifies the pages of a region of small blocks: each where the region's index puts it, its bitmaps agreeing
+     * with its count. Exact when no other thread allocates or frees meanwhile.
+     *
+     * @return 1 when the region holds no page (it is one of the empty regions kept), else 0
+     */
+    private int verifyPages(PageRegion region) {
+        check(heap.small().regionOf(region.base) == region, "%s is not in the page-region table", region);
+        int pages = 0;
+        for (int slot = 0; slot < region.slotCount(); slot++) {
+            Page page = region.pageInSlot(slot);
+            if (page == null) {
+                continue;
+            }
+            pages++;
+            check(page.region == region && page.slot == slot && page.base == region.base + ((long) slot << Page.SHIFT),
+                    "%s is in slot %d of %s", page, slot, region);
+            check(page.state() != Page.RELEASED, "%s is released but still in its region", page);
+            String inconsistency = page.inconsistency();
+            check(inconsistency == null, "%s: %s", page, inconsistency);
+        }
+        check(region.slotCount() - region.freeSlotCount == pages, "%s counts %d free slots, but holds %d pages",
+                region, region.freeSlotCount, pages);
+        return pages == 0 ? 1 : 0;
     }
 
     /** Verifies one stripe, its lock held. */
@@ -99,10 +127,8 @@ final class HeapVerifier {
             }
         }
         verifyLists(stripe, freeBlocks);
-        if (!heap.hasThreadCaches()) {
-            check(stripe.allocatedBytes == liveBytes, "stripe %d counts %d allocated bytes, its blocks hold %d",
-                    stripe.index, stripe.allocatedBytes, liveBytes);
-        }
+        check(stripe.allocatedBytes == liveBytes, "stripe %d counts %d allocated bytes, its blocks hold %d",
+                stripe.index, stripe.allocatedBytes, liveBytes);
         check(stripe.allocations - stripe.frees == liveBlocks,
                 "stripe %d counts %d allocations and %d frees, but has %d live blocks",
                 stripe.index, stripe.allocations, stripe.frees, liveBlocks);

@@ -147,7 +147,7 @@ final class LargeBlocks {
         blocks.put(block.address, block);
     }
 
-    /** Counts a block handed out, for a thread without a cache (which counts its own: see {@link ThreadCache}). */
+    /** Counts a block handed out. */
     void countAllocated() {
         allocations.incrementAndGet();
     }
@@ -161,7 +161,7 @@ final class LargeBlocks {
         return block != null && block.changeState(LargeBlock.LIVE, to) ? block : null;
     }
 
-    /** Counts a block its user freed, for a thread without a cache. */
+    /** Counts a block its user freed. */
     void countFreed() {
         frees.incrementAndGet();
     }

@@ -27,16 +27,15 @@ import java.lang.invoke.VarHandle;
  * out, plus the header and links written just after it) need zeroing when handed out again. The one word above it
  * that the allocator writes is the footer of the last free block, just below the epilogue.
  *
- * <p>Claims: one byte per 32 bytes (the smallest block), set while one thread frees the block or holds it in its
- * {@link ThreadCache}. A free claims the block with a CAS before it does anything else, so that of two frees of one
- * block only one goes on, even when neither holds a lock: the other sees the claim and is refused. A thread cache
- * hands a block out by clearing its claim.
+ * <p>Claims: one byte per 32 bytes (the smallest block), set while one thread frees or reallocates the block. A free
+ * claims the block with a CAS before it takes the stripe's lock, so that of two frees of one block only one goes on:
+ * the other sees the claim and is refused.
  *
  * <pre>
  *  liveStarts bit  claim byte   the block is
  *        0             0        not a block start, or free in the heap
  *        1             0        the user's
- *        1             1        being freed, or in a thread cache: a free of it now is a double free
+ *        1             1        being freed or reallocated: a free of it now is a double free
  * </pre>
  *
  * <p>Fields other than the final ones are guarded by the owning stripe's lock; {@code liveStarts} is also read
@@ -123,7 +122,7 @@ final class Region {
 
     /**
      * Claims the block whose payload is at {@code payload}, a live block start: false when another thread has
-     * claimed it already (it is being freed, or it is in a thread cache).
+     * claimed it already (it is being freed or reallocated).
      */
     boolean claim(long payload) {
         return BYTES.compareAndSet(claims, claimIndex(payload), (byte) 0, (byte) 1);

@@ -2,6 +2,7 @@ package io.memalloc.internal.heap;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.ToLongFunction;
 
 /**
  * The regions of one heap by address: which region, if any, holds a given address, in O(1) and without a lock.
@@ -11,46 +12,56 @@ import java.util.List;
  * volatile field: lookups (every free) read it without locking; adding or removing a region (a mapping or an
  * unmapping, already a system call) copies it.
  */
-final class RegionTable {
+final class RegionTable<R> {
     private final int shift;
-    private volatile Snapshot snapshot = new Snapshot(new long[4], new Region[4], 0);
+    private final ToLongFunction<R> baseOf;
+    private volatile Snapshot<R> snapshot = new Snapshot<>(new long[4], new Object[4], 0);
 
-    RegionTable(long regionSize) {
+    /** A table of regions of {@code regionSize} bytes, each aligned to its size, whose base {@code baseOf} gives. */
+    RegionTable(long regionSize, ToLongFunction<R> baseOf) {
         this.shift = Long.numberOfTrailingZeros(regionSize);
+        this.baseOf = baseOf;
     }
 
     /** The region that holds {@code address}, or null. */
-    Region find(long address) {
-        Snapshot s = snapshot;
+    R find(long address) {
+        Snapshot<R> s = snapshot;
         long key = address >>> shift;
+        int i = hash(key) & (s.regions.length - 1);
+        if (s.keys[i] == key || s.regions[i] == null) {
+            return s.region(i);
+        }
+        return probe(s, key, i); // out of line: the first slot is the region most of the time
+    }
+
+    private R probe(Snapshot<R> s, long key, int first) {
         int mask = s.regions.length - 1;
-        for (int i = hash(key) & mask; ; i = (i + 1) & mask) {
-            Region r = s.regions[i];
-            if (r == null || s.keys[i] == key) {
-                return r;
+        for (int i = (first + 1) & mask; ; i = (i + 1) & mask) {
+            if (s.regions[i] == null || s.keys[i] == key) {
+                return s.region(i);
             }
         }
     }
 
-    synchronized void add(Region region) {
-        List<Region> all = all();
+    synchronized void add(R region) {
+        List<R> all = all();
         all.add(region);
         snapshot = build(all);
     }
 
-    synchronized void remove(Region region) {
-        List<Region> all = all();
+    synchronized void remove(R region) {
+        List<R> all = all();
         all.remove(region);
         snapshot = build(all);
     }
 
     /** A copy of the regions in the table. */
-    List<Region> all() {
-        Snapshot s = snapshot;
-        List<Region> all = new ArrayList<>();
-        for (Region r : s.regions) {
-            if (r != null) {
-                all.add(r);
+    List<R> all() {
+        Snapshot<R> s = snapshot;
+        List<R> all = new ArrayList<>();
+        for (int i = 0; i < s.regions.length; i++) {
+            if (s.regions[i] != null) {
+                all.add(s.region(i));
             }
         }
         return all;
@@ -60,12 +71,12 @@ final class RegionTable {
         return snapshot.count;
     }
 
-    private Snapshot build(List<Region> regions) {
+    private Snapshot<R> build(List<R> regions) {
         int capacity = Integer.highestOneBit(Math.max(4, regions.size() * 2 + 1)) * 2;
         long[] keys = new long[capacity];
-        Region[] slots = new Region[capacity];
-        for (Region r : regions) {
-            long key = r.base >>> shift;
+        Object[] slots = new Object[capacity];
+        for (R r : regions) {
+            long key = baseOf.applyAsLong(r) >>> shift;
             int i = hash(key) & (capacity - 1);
             while (slots[i] != null) {
                 i = (i + 1) & (capacity - 1);
@@ -73,7 +84,7 @@ final class RegionTable {
             keys[i] = key;
             slots[i] = r;
         }
-        return new Snapshot(keys, slots, regions.size());
+        return new Snapshot<>(keys, slots, regions.size());
     }
 
     private static int hash(long key) {
@@ -81,15 +92,21 @@ final class RegionTable {
     }
 
     /** A table that is never changed once published. */
-    private static final class Snapshot {
+    private static final class Snapshot<R> {
         final long[] keys;
-        final Region[] regions;
+        /** Only ever holds regions of type R: an array of a type variable cannot be made. */
+        final Object[] regions;
         final int count;
 
-        Snapshot(long[] keys, Region[] regions, int count) {
+        Snapshot(long[] keys, Object[] regions, int count) {
             this.keys = keys;
             this.regions = regions;
             this.count = count;
+        }
+
+        @SuppressWarnings("unchecked") // only ever filled with R
+        R region(int i) {
+            return (R) regions[i];
         }
     }
 }

@@ -1,7 +1,5 @@
 package io.memalloc.internal.heap;
 
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.BiConsumer;
@@ -24,31 +22,13 @@ import java.util.concurrent.locks.ReentrantLock;
  * to hold {@link #lock} and makes no system call: mapping and unmapping happen in {@link Heap}, outside the lock.
  * {@link java.util.concurrent.locks.ReentrantLock} rather than {@code synchronized}, so that a virtual thread that
  * waits does not pin its carrier on Java 22 and 23.
- *
- * <p>Deferred frees: a thread that frees a block of a stripe another thread holds does not wait for the lock. It
- * pushes the block, still claimed, on {@link #deferred} (one CAS), and whoever takes the lock next frees it
- * ({@link Heap#freeDeferred}). The list is linked through the blocks' payloads, which nothing else reads while
- * they are claimed:
- * <pre>
- *  deferred --&gt; [hdr | next | ...] --&gt; [hdr | next | ...] --&gt; 0       blocks in use, claimed, freed by their user
- * </pre>
  */
 final class Stripe {
-    private static final VarHandle DEFERRED;
-
-    static {
-        try {
-            DEFERRED = MethodHandles.lookup().findVarHandle(Stripe.class, "deferred", long.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
-
     final int index;
     final ReentrantLock lock = new StripeLock();
     final FreeList bins;
     final List<Region> regions = new ArrayList<>();
-    private final RegionTable table;
+    private final RegionTable<Region> table;
     private final EmptyRegions emptyRegions;
     /** A hardened heap's secrets and checks, or null: see {@link Hardening}. */
     private final Hardening hardening;
@@ -57,10 +37,6 @@ final class Stripe {
      * region kept), with the operation that found it: the heap reports it, as nobody is there to throw it to.
      */
     private final BiConsumer<String, DamagedBlockException> keptOut;
-
-    /** The payload of the last block deferred to this stripe, or 0: see the class comment. */
-    @SuppressWarnings("unused") // through DEFERRED
-    private volatile long deferred;
 
     /** Bytes asked for by the live blocks of this stripe. */
     long allocatedBytes;
@@ -71,7 +47,7 @@ final class Stripe {
      * @param hardening a hardened heap's secrets, whose free lists encode and check their links; else null
      * @param keptOut   told of each damaged block a hardened heap keeps out of use
      */
-    Stripe(int index, RegionTable table, EmptyRegions emptyRegions, Hardening hardening,
+    Stripe(int index, RegionTable<Region> table, EmptyRegions emptyRegions, Hardening hardening,
            BiConsumer<String, DamagedBlockException> keptOut) {
         this.index = index;
         this.table = table;
@@ -395,28 +371,6 @@ final class Stripe {
         regions.remove(region);
         table.remove(region);
         region.released = true;
-    }
-
-    /**
-     * Leaves a claimed block that its user freed for the lock's next holder to free: any thread, without the lock.
-     */
-    void defer(long payload) {
-        long block = Block.ofPayload(payload);
-        long head;
-        do {
-            head = (long) DEFERRED.getVolatile(this);
-            Block.setNext(block, head);
-        } while (!DEFERRED.compareAndSet(this, head, payload));
-    }
-
-    /** Takes the whole deferred list: its first payload, or 0. */
-    long takeDeferred() {
-        return (long) DEFERRED.getAndSet(this, 0L);
-    }
-
-    /** Whether blocks wait on the deferred list: for {@link HeapVerifier}, which expects none at quiescence. */
-    boolean hasDeferred() {
-        return (long) DEFERRED.getVolatile(this) != 0;
     }
 
     /** The region of a block of this stripe. */

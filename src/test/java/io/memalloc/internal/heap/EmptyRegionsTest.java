@@ -25,7 +25,7 @@ class EmptyRegionsTest {
     @Test
     void ofTheEmptyRegionsKeptOnlyTheLastToEmptyStaysResidentTheOthersArePurgedAndTheRestUnmapped() {
         RecordingOsMemory os = new RecordingOsMemory();
-        Heap heap = new Heap(os, new HeapConfig("test", REGION, 1, Long.MAX_VALUE, 2, false, 0, false, false));
+        Heap heap = new Heap(os, new HeapConfig("test", REGION, 1, Long.MAX_VALUE, 2, 0, false, false));
         try {
             Map<Region, List<Long>> byRegion = new LinkedHashMap<>();
             for (int i = 0; i < 3 * BLOCKS_PER_REGION; i++) {
@@ -82,7 +82,7 @@ class EmptyRegionsTest {
     @Test
     void aRegionMappedForARequestThatABlockFreedMeanwhileServedIsGivenBack() {
         RecordingOsMemory os = new RecordingOsMemory();
-        Heap heap = new Heap(os, new HeapConfig("test", REGION, 1, Long.MAX_VALUE, 0, false, 0, false, false));
+        Heap heap = new Heap(os, new HeapConfig("test", REGION, 1, Long.MAX_VALUE, 0, 0, false, false));
         try {
             List<Long> blocks = new ArrayList<>();
             for (int i = 0; i < BLOCKS_PER_REGION; i++) {
@@ -110,7 +110,7 @@ class EmptyRegionsTest {
     @Test
     void aRegionEmptiedAndRefilledInALoopIsNeverPurgedNorIsTheOtherPurgedTwice() {
         RecordingOsMemory os = new RecordingOsMemory();
-        Heap heap = new Heap(os, new HeapConfig("test", REGION, 1, Long.MAX_VALUE, 2, false, 0, false, false));
+        Heap heap = new Heap(os, new HeapConfig("test", REGION, 1, Long.MAX_VALUE, 2, 0, false, false));
         try {
             long a = heap.allocate(REGION / 3, 16, false);
             long b = heap.allocate(REGION / 3, 16, false);

@@ -15,12 +15,14 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(60) // guards a hang only: every wait below has its own bound
 class HeapCapTest {
     private static final long REGION = 64 * 1024;
+    /** Above the small blocks' 1 KiB: a block of a stripe. */
+    private static final long MEDIUM = 2000;
 
     @Test
     void atTheCapARequestWaitsForABusyStripeThatHoldsRoomInsteadOfFailing() throws Exception {
-        Heap heap = new Heap(OsMemory.system(), new HeapConfig("test", REGION, 2, REGION, 0, false, 0, false, false));
+        Heap heap = new Heap(OsMemory.system(), new HeapConfig("test", REGION, 2, REGION, 0, 0, false, false));
         try {
-            long first = heap.allocate(100, 16, true);
+            long first = heap.allocate(MEDIUM, 16, true);
             Stripe busy = heap.table().find(first).stripe;
             // A thread whose own stripe is the other one, so that it can only find room by waiting.
             CountDownLatch go = new CountDownLatch(1);
@@ -37,7 +39,7 @@ class HeapCapTest {
                     }
                     try {
                         go.await();
-                        result.complete(heap.allocate(100, 16, true));
+                        result.complete(heap.allocate(MEDIUM, 16, true));
                     } catch (Throwable e) {
                         result.completeExceptionally(e);
                     }
@@ -78,7 +80,7 @@ class HeapCapTest {
 
     @Test
     void aClosedHeapRefusesTrimAndVerify() {
-        Heap heap = new Heap(OsMemory.system(), new HeapConfig("test", REGION, 1, Long.MAX_VALUE, 1, false, 0, false, false));
+        Heap heap = new Heap(OsMemory.system(), new HeapConfig("test", REGION, 1, Long.MAX_VALUE, 1, 0, false, false));
         long block = heap.allocate(10_000, 16, true);
         heap.free(block);
         heap.close();

@@ -23,7 +23,7 @@ class SpareMappingsTest {
     private static final MemorySegment MEMORY = AddressSpace.all();
 
     private static Heap heap(int spares, long maxMapped) {
-        return new Heap(OsMemory.system(), new HeapConfig("test", REGION, 1, maxMapped, 0, false, spares, false, false));
+        return new Heap(OsMemory.system(), new HeapConfig("test", REGION, 1, maxMapped, 0, spares, false, false));
     }
 
     @Test
@@ -109,7 +109,7 @@ class SpareMappingsTest {
 
     @Test
     void fromOneMebibyteABlockHasAMappingOfItsOwnWhateverTheRegionSize() {
-        Heap heap = new Heap(OsMemory.system(), new HeapConfig("test", 16 * MIB, 1, Long.MAX_VALUE, 0, false, 2,
+        Heap heap = new Heap(OsMemory.system(), new HeapConfig("test", 16 * MIB, 1, Long.MAX_VALUE, 0, 2,
                 false, false));
         try {
             long belowTheLine = heap.allocate(MIB - 64, 16, false);
@@ -130,7 +130,7 @@ class SpareMappingsTest {
         int threads = 4;
         int spares = 2;
         RecordingOsMemory os = new RecordingOsMemory();
-        Heap heap = new Heap(os, new HeapConfig("test", REGION, 1, Long.MAX_VALUE, 0, false, spares, false, false));
+        Heap heap = new Heap(os, new HeapConfig("test", REGION, 1, Long.MAX_VALUE, 0, spares, false, false));
         CyclicBarrier start = new CyclicBarrier(threads);
         ExecutorService pool = Executors.newFixedThreadPool(threads);
         try {
@@ -178,7 +178,7 @@ class SpareMappingsTest {
         try {
             for (int round = 0; round < 200; round++) {
                 RecordingOsMemory os = new RecordingOsMemory();
-                Heap heap = new Heap(os, new HeapConfig("test", REGION, 1, Long.MAX_VALUE, 0, false, 2, false, false));
+                Heap heap = new Heap(os, new HeapConfig("test", REGION, 1, Long.MAX_VALUE, 0, 2, false, false));
                 long block = heap.allocate(2 * MIB, 16, false);
                 CyclicBarrier start = new CyclicBarrier(2);
                 Future<?> free = pool.submit(() -> {

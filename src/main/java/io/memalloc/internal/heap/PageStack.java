@@ -1,0 +1,72 @@
+package io.memalloc.internal.heap;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * The pages of one {@link ThreadHeap} that other threads freed blocks into since its owner last looked: any thread
+ * pushes, the owner takes them all at once (mimalloc's delayed free). A page is on it at most once, since only the
+ * free that set its {@link Page#claimTelling pending} flag pushes it; the link is the page's own field, so a push
+ * allocates nothing.
+ *
+ * <pre>
+ *  head ──> page ──nextPending──> page ──nextPending──> null
+ *           push: CAS the head, from any thread          takeAll: swap the head for null, by the owner
+ *           once {@link #close}d the head is CLOSED and every push fails: the owner has ended
+ * </pre>
+ */
+final class PageStack {
+    private static final VarHandle HEAD;
+    /** The head once closed: the owner is gone and its pages are being abandoned. */
+    private static final Object CLOSED = new Object();
+
+    static {
+        try {
+            HEAD = MethodHandles.lookup().findVarHandle(PageStack.class, "head", Object.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    @SuppressWarnings("unused") // through HEAD
+    private volatile Object head;
+
+    /** Pushes {@code page}; false, and nothing pushed, once the stack is closed. */
+    boolean push(Page page) {
+        for (;;) {
+            Object top = head;
+            if (top == CLOSED) {
+                return false;
+            }
+            page.nextPending = (Page) top;
+            if (HEAD.compareAndSet(this, top, page)) {
+                return true;
+            }
+        }
+    }
+
+    /** Whether a page waits, without taking it: one volatile read, for the owner's slow paths. */
+    boolean isEmpty() {
+        Object top = head;
+        return top == null || top == CLOSED;
+    }
+
+    /** Takes every page pushed so far, the last pushed first; owner only. */
+    Page takeAll() {
+        for (;;) {
+            Object top = head;
+            if (top == null || top == CLOSED) {
+                return null;
+            }
+            if (HEAD.compareAndSet(this, top, null)) {
+                return (Page) top;
+            }
+        }
+    }
+
+    /** Takes every page pushed so far and fails every later push. */
+    Page close() {
+        Object top = HEAD.getAndSet(this, CLOSED);
+        return top == CLOSED ? null : (Page) top;
+    }
+}

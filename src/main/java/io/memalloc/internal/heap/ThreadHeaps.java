@@ -1,0 +1,176 @@
+package io.memalloc.internal.heap;
+
+import java.lang.ref.WeakReference;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+
+/**
+ * Which {@link ThreadHeap} is the calling thread's, and what happens to it when the thread ends.
+ *
+ * <pre>
+ *  platform thread ──> slots[id % 256] (its own heap?) ──no──> ThreadLocal ──none──> a new heap, registered
+ *  virtual thread  ──> one of the shared heaps, claimed by CAS for one operation (millions of virtual threads
+ *                      must not keep pages each; none is pinned: a claim is never held across a park)
+ *  a thread ended  ──> found by the reaper (every {@value #REAP_INTERVAL_MILLIS} ms, and by trim and each new
+ *                      heap): its pages are abandoned or released
+ * </pre>
+ *
+ * <p>Java has no hook for a thread's end; a platform thread's {@link Thread#isAlive} turning false happens after
+ * its last action, so the reaper may then take its heap over with plain loads and stores.
+ */
+final class ThreadHeaps {
+    static final long REAP_INTERVAL_MILLIS = 100;
+    private static final System.Logger LOG = System.getLogger("io.memalloc.MemAlloc");
+    private static final int SLOTS = 256;
+    /** Every engine whose dead threads the reaper looks for; weak, so that an allocator never closed can go. */
+    private static final List<WeakReference<ThreadHeaps>> WATCHED = new CopyOnWriteArrayList<>();
+    private static Thread reaper;
+
+    private final ThreadHeap[] slots = new ThreadHeap[SLOTS];
+    private final ThreadLocal<ThreadHeap> local = ThreadLocal.withInitial(this::register);
+    private final ThreadHeap[] shared;
+    private final ReentrantLock lock = new ReentrantLock();
+    /** The heaps of live platform threads, and of ended ones not reaped yet. Guarded by {@link #lock}. */
+    private final List<ThreadHeap> platform = new ArrayList<>();
+    private final Consumer<ThreadHeap> abandon;
+    private final WeakReference<ThreadHeaps> watched = new WeakReference<>(this);
+
+    /** @param abandon what to do with the heap of a thread that ended: called without {@link #lock} held */
+    ThreadHeaps(int sharedHeaps, Consumer<ThreadHeap> abandon) {
+        this.abandon = abandon;
+        this.shared = new ThreadHeap[sharedHeaps];
+        for (int i = 0; i < sharedHeaps; i++) {
+            shared[i] = new ThreadHeap(null);
+        }
+        watch(watched);
+    }
+
+    /** The calling platform thread's heap, made on first use; null for a virtual thread. */
+    ThreadHeap ofPlatformThread() {
+        Thread thread = Thread.currentThread();
+        ThreadHeap heap = slots[slot(thread)];
+        if (heap != null && heap.thread == thread) {
+            return heap;
+        }
+        return thread.isVirtual() ? null : local.get();
+    }
+
+    /** The calling thread's heap if it has one: a thread that only frees gets none, and so keeps no page. */
+    ThreadHeap existing() {
+        Thread thread = Thread.currentThread();
+        ThreadHeap heap = slots[slot(thread)];
+        return heap != null && heap.thread == thread ? heap : null;
+    }
+
+    /** Claims a shared heap for the calling virtual thread's operation; the caller unclaims it. */
+    ThreadHeap claimShared() {
+        int start = (int) Thread.currentThread().threadId();
+        for (;;) {
+            for (int i = 0; i < shared.length; i++) {
+                ThreadHeap heap = shared[(start + i) & (shared.length - 1)];
+                if (heap.tryClaim()) {
+                    return heap;
+                }
+            }
+            Thread.onSpinWait();
+        }
+    }
+
+    /** The heaps virtual threads share, to be claimed before they are read. */
+    ThreadHeap[] shared() {
+        return shared;
+    }
+
+    private ThreadHeap register() {
+        Thread thread = Thread.currentThread();
+        reapDead(); // threads come and go (pools retire idle workers): a new one is the moment to look
+        ThreadHeap heap = new ThreadHeap(thread);
+        lock.lock();
+        try {
+            platform.add(heap);
+            int slot = slot(thread);
+            ThreadHeap other = slots[slot];
+            if (other == null || !other.thread.isAlive()) {
+                slots[slot] = heap;
+            }
+        } finally {
+            lock.unlock();
+        }
+        return heap;
+    }
+
+    private static int slot(Thread thread) {
+        return (int) thread.threadId() & (SLOTS - 1);
+    }
+
+    /** Hands the heaps of ended threads to the abandon action. */
+    void reapDead() {
+        List<ThreadHeap> dead = new ArrayList<>();
+        lock.lock();
+        try {
+            for (int i = platform.size() - 1; i >= 0; i--) {
+                ThreadHeap heap = platform.get(i);
+                if (!heap.thread.isAlive()) { // after the thread's last store to its heap
+                    platform.remove(i);
+                    int slot = slot(heap.thread);
+                    if (slots[slot] == heap) {
+                        slots[slot] = null;
+                    }
+                    dead.add(heap);
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+        for (ThreadHeap heap : dead) {
+            abandon.accept(heap);
+        }
+    }
+
+    /** The heaps of live platform threads; their pages are theirs, not the caller's. */
+    List<ThreadHeap> platform() {
+        lock.lock();
+        try {
+            return new ArrayList<>(platform);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Stops looking for this engine's dead threads: its heap has closed. */
+    void stopWatching() {
+        WATCHED.remove(watched);
+    }
+
+    private static synchronized void watch(WeakReference<ThreadHeaps> heaps) {
+        WATCHED.add(heaps);
+        if (reaper == null) {
+            reaper = Thread.ofPlatform().daemon().name("memalloc-reaper").start(ThreadHeaps::reapForever);
+        }
+    }
+
+    private static void reapForever() {
+        for (;;) {
+            try {
+                Thread.sleep(REAP_INTERVAL_MILLIS);
+            } catch (InterruptedException e) {
+                return; // nobody interrupts the reaper but a JVM on its way out
+            }
+            WATCHED.removeIf(ref -> ref.get() == null);
+            for (WeakReference<ThreadHeaps> ref : WATCHED) { // a copy-on-write list: iterates a snapshot
+                ThreadHeaps heaps = ref.get();
+                if (heaps != null) {
+                    try {
+                        heaps.reapDead();
+                    } catch (RuntimeException | Error e) { // the reaper must outlive one heap's failure
+                        LOG.log(System.Logger.Level.WARNING, "MemAlloc: the pages of an ended thread were not"
+                                + " given back", e);
+                    }
+                }
+            }
+        }
+    }
+}
