@@ -1,21 +1,13 @@
 package io.memalloc.internal.heap;
 
-import io.memalloc.internal.event.AllocationFailedEvent;
 import io.memalloc.internal.event.FaultDetectedEvent;
-import io.memalloc.internal.event.RegionMappedEvent;
-import io.memalloc.internal.event.RegionUnmappedEvent;
 import io.memalloc.internal.heap.LargeBlocks.LargeBlock;
 import io.memalloc.internal.os.AddressSpace;
 import io.memalloc.internal.os.OsMemory;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
-import java.util.Queue;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
 
 /**
@@ -79,11 +71,7 @@ public final class Heap {
     private final EmptyRegions emptyRegions;
     private final LargeBlocks large = new LargeBlocks();
     private final SpareMappings spares;
-    private final OwedMappings owed = new OwedMappings();
-    /** Regions, large blocks, spares and owed mappings: everything the OS holds mapped for this heap. */
-    private final AtomicLong mappedBytes = new AtomicLong();
-    private final AtomicLong mapCount = new AtomicLong();
-    private final AtomicLong unmapCount = new AtomicLong();
+    private final Mappings mappings;
     private final AtomicBoolean closed = new AtomicBoolean();
     /** The small-block engine; null in a hardened heap, whose small blocks are the stripes'. */
     private final SmallBlocks small;
@@ -111,6 +99,7 @@ public final class Heap {
         this.regionSize = config.regionSize();
         this.largeThreshold = Math.min(regionSize / 2, MAX_LARGE_THRESHOLD);
         this.maxMappedBytes = config.maxMappedBytes();
+        this.mappings = new Mappings(name, os, maxMappedBytes, this::giveBackForRoom);
         this.table = new RegionTable<>(regionSize, r -> r.base);
         this.emptyRegions = new EmptyRegions(config.cachedRegions());
         this.stripes = new Stripe[config.stripes()];
@@ -118,7 +107,8 @@ public final class Heap {
             stripes[i] = new Stripe(i, table, emptyRegions, hardening, this::keptOut);
         }
         this.small = config.hardened() ? null : new SmallBlocks(name,
-                new PageRegions(regionSize, emptyRegions, (bytes, request) -> map(bytes, bytes, request, PAGES)),
+                new PageRegions(regionSize, emptyRegions, (bytes, request) -> mappings.map(bytes, bytes, request,
+                        PAGES)),
                 memory, stripes.length, config.cachedRegions() > 0, this::unmap, this::unmapOrWarn);
         this.spares = new SpareMappings(config.spareMappings(), SPARE_REGIONS * regionSize);
     }
@@ -181,7 +171,7 @@ public final class Heap {
         if (payload != 0) {
             return payload;
         }
-        if (mappedBytes.get() > maxMappedBytes - regionSize) {
+        if (mappings.mappedBytes() > maxMappedBytes - regionSize) {
             // Near the cap, a busy stripe skipped above may still hold a fitting block: wait for each in turn
             // before mapping, so that OutOfMemoryError means the memory really is not there.
             for (Stripe other : stripes) {
@@ -252,7 +242,7 @@ public final class Heap {
     private long allocateLarge(long byteSize, long alignment, boolean zero) {
         long mappingSize = largeMappingSize(byteSize);
         if (mappingSize <= 0) {
-            throw failed(byteSize, new OutOfMemoryError("MemAlloc cannot map " + byteSize
+            throw mappings.failed(byteSize, new OutOfMemoryError("MemAlloc cannot map " + byteSize
                     + " bytes: more than the address space"));
         }
         long mappingAlignment = Math.max(alignment, os.granularity());
@@ -293,7 +283,7 @@ public final class Heap {
 
     /** Maps a large block's mapping and, when guard pages are asked for, makes its last page a guard. */
     private long mapGuarded(long mappingSize, long alignment, long request) {
-        long address = map(mappingSize, alignment, request, NO_STRIPE);
+        long address = mappings.map(mappingSize, alignment, request, NO_STRIPE);
         if (guard > 0) {
             try {
                 os.protect(address + mappingSize - guard, guard);
@@ -301,11 +291,11 @@ public final class Heap {
                 OutOfMemoryError error = new OutOfMemoryError("MemAlloc: the guard page after a large block of "
                         + request + " bytes could not be made: " + refused.getMessage());
                 try {
-                    unmap(address, mappingSize, NO_STRIPE);
+                    mappings.unmap(address, mappingSize, NO_STRIPE);
                 } catch (IllegalStateException alsoRefused) {
                     error.addSuppressed(alsoRefused); // the mapping stays counted, and owed
                 }
-                throw failed(request, error);
+                throw mappings.failed(request, error);
             }
         }
         return address;
@@ -315,7 +305,7 @@ public final class Heap {
     private IllegalStateException closedAfterUnmapping(long address, long byteSize, int stripe) {
         IllegalStateException closedMeanwhile = closedException();
         try {
-            unmap(address, byteSize, stripe);
+            mappings.unmap(address, byteSize, stripe);
         } catch (IllegalStateException refused) {
             closedMeanwhile.addSuppressed(refused);
         }
@@ -349,7 +339,7 @@ public final class Heap {
                 continue;
             }
             try {
-                unmap(spare.address(), spare.mappingSize(), NO_STRIPE);
+                mappings.unmap(spare.address(), spare.mappingSize(), NO_STRIPE);
                 given += spare.mappingSize();
             } catch (IllegalStateException refused) {
                 failures.add(refused);
@@ -728,7 +718,7 @@ public final class Heap {
         try {
             retire(block);
         } catch (IllegalStateException refused) { // the block has moved: the caller must get its new address
-            warn(refused);
+            Mappings.warn(refused);
         }
         return moved;
     }
@@ -803,7 +793,7 @@ public final class Heap {
             failures.add(refused);
         }
         try {
-            given += retryOwed();
+            given += mappings.retryOwed();
         } catch (IllegalStateException refused) {
             failures.add(refused);
         }
@@ -902,7 +892,7 @@ public final class Heap {
                         LOG.log(System.Logger.Level.WARNING, "MemAlloc '" + name + "': "
                                 + reported("purge", damaged).getMessage());
                     } catch (IllegalStateException refused) { // the free is done: only the pages stay
-                        warn(refused);
+                        Mappings.warn(refused);
                     }
                 }
             }
@@ -960,8 +950,8 @@ public final class Heap {
             allocated -= quarantine.bytes();
             frees += quarantine.count();
         }
-        return new HeapStats(mappedBytes.get(), allocated, regions, empty, large.count(), allocations, frees,
-                mapCount.get(), unmapCount.get());
+        return new HeapStats(mappings.mappedBytes(), allocated, regions, empty, large.count(), allocations, frees,
+                mappings.mapCount(), mappings.unmapCount());
     }
 
     /** An ASCII picture of the regions and their blocks; see {@link HeapMapWriter}. */
@@ -997,7 +987,7 @@ public final class Heap {
             }
         }
         try {
-            retryOwed();
+            mappings.retryOwed();
         } catch (IllegalStateException refused) {
             failures.add(refused);
         }
@@ -1013,14 +1003,15 @@ public final class Heap {
         }
         for (LargeBlock block : large.removeAllLive()) {
             try {
-                unmap(block.address(), block.mappingSize(), NO_STRIPE);
+                mappings.unmap(block.address(), block.mappingSize(), NO_STRIPE);
             } catch (IllegalStateException refused) {
                 failures.add(refused);
             }
         }
-        if (owed.count() > 0) {
+        if (mappings.owed().count() > 0) {
             throw new IllegalStateException("MemAlloc '" + name + "' is closed, but the OS did not take back "
-                    + owed.count() + " of its mappings (" + Sizes.format(owed.bytes()) + "): they stay mapped, and"
+                    + mappings.owed().count() + " of its mappings (" + Sizes.format(mappings.owed().bytes())
+                    + "): they stay mapped, and"
                     + " stats() counts them, until the process ends", failures.first());
         }
         return true;
@@ -1029,7 +1020,7 @@ public final class Heap {
     /**
      * Unmaps each region, even when one is refused; then throws the first refusal, else returns the bytes.
      *
-     * @throws IllegalStateException when the OS refused an unmap: see {@link #unmap(long, long, int)}
+     * @throws IllegalStateException when the OS refused an unmap: see {@link Mappings#unmap(long, long, int)}
      */
     private long unmapRegions(List<Region> regions) {
         Failures failures = new Failures();
@@ -1052,7 +1043,7 @@ public final class Heap {
         long given = 0;
         for (PageRegion region : regions) {
             try {
-                unmap(region.base, region.size, PAGES);
+                mappings.unmap(region.base, region.size, PAGES);
                 given += region.size;
             } catch (IllegalStateException refused) {
                 failures.add(refused);
@@ -1062,17 +1053,17 @@ public final class Heap {
         return given;
     }
 
-    /** Unmaps a region of small-block pages; see {@link #unmap(long, long, int)}. */
+    /** Unmaps a region of small-block pages; see {@link Mappings#unmap(long, long, int)}. */
     private void unmap(PageRegion region) {
-        unmap(region.base, region.size, PAGES);
+        mappings.unmap(region.base, region.size, PAGES);
     }
 
-    /** Unmaps a region of small-block pages for a call that must not fail for it: a refusal is logged, and owed. */
+    /** Unmaps a region of small-block pages for a call that must not fail for it: a refusal is logged, and the mapping owed. */
     private void unmapOrWarn(PageRegion region) {
         try {
-            unmap(region.base, region.size, PAGES);
+            mappings.unmap(region.base, region.size, PAGES);
         } catch (IllegalStateException refused) {
-            warn(refused);
+            Mappings.warn(refused);
         }
     }
 
@@ -1084,35 +1075,8 @@ public final class Heap {
         try {
             unmapRegions(regions);
         } catch (IllegalStateException refused) {
-            warn(refused);
+            Mappings.warn(refused);
         }
-    }
-
-    /** Logs a refusal that the call during which it happened must not throw; the OS's reason is in its cause. */
-    private static void warn(RuntimeException refused) {
-        Throwable reason = refused.getCause();
-        LOG.log(System.Logger.Level.WARNING, refused.getMessage() + (reason != null ? ": " + reason.getMessage() : ""));
-    }
-
-    /**
-     * Tries again to give back the mappings the OS refused; those it refuses again stay owed.
-     *
-     * @return the bytes given back
-     * @throws IllegalStateException the first refusal, once every one was tried
-     */
-    private long retryOwed() {
-        Failures failures = new Failures();
-        long given = 0;
-        for (OwedMappings.Owed mapping : owed.takeAll()) {
-            try {
-                unmap(mapping.address(), mapping.byteSize(), mapping.stripe());
-                given += mapping.byteSize();
-            } catch (IllegalStateException refused) {
-                failures.add(refused);
-            }
-        }
-        failures.throwIfAny();
-        return given;
     }
 
     public boolean isClosed() {
@@ -1149,7 +1113,7 @@ public final class Heap {
 
     /** A new region for {@code stripe}, in the table but not yet in the stripe. */
     private Region mapRegion(Stripe stripe, long request) {
-        long base = map(regionSize, regionSize, request, stripe.index);
+        long base = mappings.map(regionSize, regionSize, request, stripe.index);
         try {
             Region region = new Region(base, regionSize, stripe);
             region.initialize();
@@ -1157,7 +1121,7 @@ public final class Heap {
             return region;
         } catch (RuntimeException | Error e) { // a Java OutOfMemoryError for the region's bitmap, say
             try {
-                unmap(base, regionSize, stripe.index);
+                mappings.unmap(base, regionSize, stripe.index);
             } catch (IllegalStateException refused) {
                 e.addSuppressed(refused);
             }
@@ -1166,62 +1130,10 @@ public final class Heap {
     }
 
     /**
-     * Maps within {@code maxMappedBytes}, giving back the owed mappings, the cached empty regions and the spares
-     * first when the cap is near; refuses a mapping the heap cannot use (see {@link #unusable}).
-     *
-     * @param request the size the user asked for, for the message
-     * @param stripe  the stripe of the region mapped, or {@link #NO_STRIPE} for a large block: for the event
+     * Near the cap (after the owed mappings, {@link Mappings#map}): unmaps the cached empty regions, the calling
+     * thread's empty pages and the spares; adds the refusals to {@code refusals}.
      */
-    private long map(long byteSize, long alignment, long request, int stripe) {
-        if (!reserve(byteSize)) {
-            Failures refusals = giveBackForRoom();
-            if (!reserve(byteSize)) {
-                long mapped = mappedBytes.get();
-                OutOfMemoryError error = new OutOfMemoryError("MemAlloc: a request of " + request
-                        + " bytes needs a new mapping of " + Sizes.exact(byteSize) + "; " + Sizes.exact(mapped)
-                        + " are mapped already, and maxMappedBytes is " + Sizes.exact(maxMappedBytes) + ", so "
-                        + Sizes.exact(Math.max(0, maxMappedBytes - mapped)) + " are left");
-                if (refusals.first() != null) {
-                    error.addSuppressed(refusals.first());
-                }
-                throw failed(request, error);
-            }
-            if (refusals.first() != null) {
-                warn(refusals.first()); // the request is met: the refused mappings stay owed
-            }
-        }
-        RegionMappedEvent event = new RegionMappedEvent();
-        event.begin();
-        long address;
-        try {
-            address = os.map(byteSize, alignment);
-        } catch (OutOfMemoryError e) {
-            mappedBytes.addAndGet(-byteSize);
-            throw failed(request, e);
-        } catch (RuntimeException | Error e) {
-            mappedBytes.addAndGet(-byteSize);
-            throw e;
-        }
-        String unusable = unusable(address, byteSize, alignment);
-        if (unusable != null) {
-            throw failed(request, refuseMapping(address, byteSize, alignment, unusable));
-        }
-        mapCount.incrementAndGet();
-        event.commit(name, address, byteSize, stripe);
-        return address;
-    }
-
-    /**
-     * Near the cap: unmaps the owed mappings (first, so that one refused now is not tried twice in a row), the
-     * cached empty regions and the spares; returns the refusals.
-     */
-    private Failures giveBackForRoom() {
-        Failures refusals = new Failures();
-        try {
-            retryOwed();
-        } catch (IllegalStateException refused) {
-            refusals.add(refused);
-        }
+    private void giveBackForRoom(Failures refusals) {
         try {
             unmapRegions(detachEmptyRegions());
         } catch (IllegalStateException refused) {
@@ -1237,90 +1149,10 @@ public final class Heap {
         } catch (IllegalStateException refused) {
             refusals.add(refused);
         }
-        return refusals;
-    }
-
-    /**
-     * Why the heap cannot use a mapping the OS layer returned, or null when it can. The layer promises memory at an
-     * address aligned as asked; the heap also relies on every address it maps lying below
-     * {@link AddressSpace#USER_END}: it reads and writes through a segment over the address space, and adds sizes to
-     * addresses without overflow checks.
-     */
-    private static String unusable(long address, long byteSize, long alignment) {
-        if (address == 0) {
-            return "it is 0";
-        }
-        if ((address & (alignment - 1)) != 0) {
-            return "it is not aligned to " + alignment;
-        }
-        if (address < 0 || address > AddressSpace.USER_END - byteSize) {
-            return "it does not lie below 0x" + Long.toHexString(AddressSpace.USER_END)
-                    + ", where the user address space ends";
-        }
-        return null;
-    }
-
-    /**
-     * Gives back a mapping the heap cannot use and uncounts it: nothing of it stays. An {@link OutOfMemoryError},
-     * not an {@link IllegalStateException}: the request cannot be met for want of memory the heap can use, the heap
-     * is unchanged (the next request may well be served), and callers handle an OutOfMemoryError from a map already,
-     * as they must for a refused one; an IllegalStateException from allocate means a closed allocator.
-     */
-    private OutOfMemoryError refuseMapping(long address, long byteSize, long alignment, String why) {
-        OutOfMemoryError error = new OutOfMemoryError("MemAlloc '" + name + "': the OS returned 0x"
-                + Long.toHexString(address) + " for a mapping of " + byteSize + " bytes aligned to " + alignment
-                + ", and " + why + "; the mapping was given back");
-        try {
-            os.unmap(address, byteSize);
-        } catch (RuntimeException refused) {
-            // Not owed: an OS layer that hands out such an address cannot be trusted to take it back later either.
-            error.addSuppressed(refused);
-        } finally {
-            mappedBytes.addAndGet(-byteSize);
-        }
-        return error;
-    }
-
-    /** Reports a request that cannot be met, then gives back the error to throw. */
-    private OutOfMemoryError failed(long request, OutOfMemoryError error) {
-        AllocationFailedEvent.failed(name, request, error);
-        return error;
-    }
-
-    private boolean reserve(long byteSize) {
-        for (long mapped = mappedBytes.get(); mapped <= maxMappedBytes - byteSize; mapped = mappedBytes.get()) {
-            if (mappedBytes.compareAndSet(mapped, mapped + byteSize)) {
-                return true;
-            }
-        }
-        return false;
     }
 
     private void unmap(Region region) {
-        unmap(region.base, region.size, region.stripe.index);
-    }
-
-    /**
-     * Gives a mapping back to the OS.
-     *
-     * @param stripe as for {@link #map}
-     * @throws IllegalStateException when the OS refuses: the mapping stays mapped and counted, owed (see
-     *                               {@link OwedMappings})
-     */
-    private void unmap(long address, long byteSize, int stripe) {
-        RegionUnmappedEvent event = new RegionUnmappedEvent();
-        event.begin();
-        try {
-            os.unmap(address, byteSize);
-        } catch (RuntimeException refused) {
-            owed.add(new OwedMappings.Owed(address, byteSize, stripe));
-            throw new IllegalStateException("MemAlloc '" + name + "': the OS did not take back the mapping at 0x"
-                    + Long.toHexString(address) + " (" + Sizes.format(byteSize) + "); it stays mapped and counted"
-                    + " in mappedBytes, and trim() and close() try again", refused);
-        }
-        mappedBytes.addAndGet(-byteSize);
-        unmapCount.incrementAndGet();
-        event.commit(name, address, byteSize, stripe);
+        mappings.unmap(region.base, region.size, region.stripe.index);
     }
 
     int homeStripe() {
@@ -1382,10 +1214,10 @@ public final class Heap {
     }
 
     OwedMappings owed() {
-        return owed;
+        return mappings.owed();
     }
 
     long mappedBytes() {
-        return mappedBytes.get();
+        return mappings.mappedBytes();
     }
 }
