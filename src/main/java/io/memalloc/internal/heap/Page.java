@@ -38,6 +38,8 @@ final class Page {
     static final int ABANDONED = 2;
     static final int RELEASED = 3;
 
+    /** Words of padding on either side of {@link #remote}'s: a cache line of 64 bytes. */
+    private static final int PAD = 8;
     private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
     private static final VarHandle STATE;
     private static final VarHandle PENDING;
@@ -61,6 +63,10 @@ final class Page {
     /** {@code ceil(2^32 / blockSize)}: the index of a block is {@code (offset * reciprocal) >>> 32}, no division. */
     private final long reciprocal;
     private final long[] free;
+    /**
+     * Its words at {@link #PAD} and after: other threads write them, so they keep a cache line away from what the
+     * owner writes (the arrays of a page are allocated side by side).
+     */
     private final long[] remote;
     private final byte[] slack;
     /** Blocks not free for the owner: in users' hands, or freed by another thread and not collected yet. */
@@ -113,7 +119,7 @@ final class Page {
         this.reciprocal = (1L << 32) / blockSize + 1;
         int words = (capacity + 63) >>> 6;
         this.free = new long[words];
-        this.remote = new long[words];
+        this.remote = new long[words + 2 * PAD];
         this.slack = new byte[capacity];
         for (int w = 0; w < words; w++) {
             int bits = Math.min(64, capacity - (w << 6));
@@ -200,7 +206,7 @@ final class Page {
     /** Whether the block at {@code index} is in a user's hands; exact for the owner, a hint for other threads. */
     boolean isLive(int index) {
         long bit = 1L << index;
-        return ((free[index >>> 6] | remote[index >>> 6]) & bit) == 0;
+        return ((free[index >>> 6] | remote[PAD + (index >>> 6)]) & bit) == 0;
     }
 
     /** The bytes asked for by the live block at {@code index}. */
@@ -222,7 +228,7 @@ final class Page {
         int w = index >>> 6;
         long bit = 1L << index;
         long bits = free[w];
-        if (((bits | remote[w]) & bit) != 0) {
+        if (((bits | remote[PAD + w]) & bit) != 0) {
             return false;
         }
         free[w] = bits | bit;
@@ -244,7 +250,7 @@ final class Page {
         if ((free[index >>> 6] & bit) != 0) {
             throw Heap.notLive(address);
         }
-        long before = (long) LONGS.getAndBitwiseOr(remote, index >>> 6, bit);
+        long before = (long) LONGS.getAndBitwiseOr(remote, PAD + (index >>> 6), bit);
         if ((before & bit) != 0) {
             throw Heap.notLive(address);
         }
@@ -273,11 +279,11 @@ final class Page {
      */
     long collectRemote() {
         long conflict = 0;
-        for (int w = 0; w < remote.length; w++) {
-            if (remote[w] == 0) {
+        for (int w = 0; w < free.length; w++) {
+            if (remote[PAD + w] == 0) {
                 continue;
             }
-            long bits = (long) LONGS.getAndSet(remote, w, 0L);
+            long bits = (long) LONGS.getAndSet(remote, PAD + w, 0L);
             long both = bits & free[w];
             for (long b = both; b != 0; b &= b - 1) {
                 int index = (w << 6) | Long.numberOfTrailingZeros(b);
@@ -318,8 +324,8 @@ final class Page {
         int remoteBits = 0;
         for (int w = 0; w < free.length; w++) {
             freeBits += Long.bitCount(free[w]);
-            remoteBits += Long.bitCount(remote[w]);
-            if ((free[w] & remote[w]) != 0) {
+            remoteBits += Long.bitCount(remote[PAD + w]);
+            if ((free[w] & remote[PAD + w]) != 0) {
                 return "a block is both free and freed remotely";
             }
         }
