@@ -3,6 +3,7 @@ package io.memalloc.internal.heap;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -32,10 +33,13 @@ final class PageRegions {
     private final ArrayDeque<PageRegion> withRoom = new ArrayDeque<>();
     /** Regions with no page, kept mapped for reuse; counted in {@link #emptyBudget}. */
     private final ArrayDeque<PageRegion> empty = new ArrayDeque<>();
-    /** The counts of the pages given back: {@link Page#allocations} and the rest. */
-    private long releasedAllocations;
-    private long releasedFrees;
-    private long releasedBytes;
+    /**
+     * The counts of the pages given back: {@link Page#allocations} and the rest. Atomics, so that {@link #totals}
+     * reads them without the lock: a thread that waits for it may hold a shared heap that others wait for.
+     */
+    private final AtomicLong releasedAllocations = new AtomicLong();
+    private final AtomicLong releasedFrees = new AtomicLong();
+    private final AtomicLong releasedBytes = new AtomicLong();
 
     PageRegions(long regionSize, EmptyRegions emptyBudget, Mapper mapper) {
         this.regionSize = regionSize;
@@ -93,9 +97,9 @@ final class PageRegions {
     PageRegion release(Page page) {
         lock.lock();
         try {
-            releasedAllocations += page.allocations;
-            releasedFrees += page.frees;
-            releasedBytes += page.allocatedBytes;
+            releasedAllocations.addAndGet(page.allocations);
+            releasedFrees.addAndGet(page.frees);
+            releasedBytes.addAndGet(page.allocatedBytes);
             PageRegion region = page.region;
             boolean wasFull = region.freeSlotCount == 0;
             region.release(page);
@@ -156,26 +160,22 @@ final class PageRegions {
 
     /**
      * {allocations, frees, allocated bytes} as the owners of the pages counted them, the pages given back included;
-     * read without the owners' knowledge, so exact only once they are quiet.
+     * read without the lock and without the owners' knowledge, so exact only once they are quiet (a page given back
+     * meanwhile may be missed or counted twice).
      */
     long[] totals() {
-        lock.lock();
-        try {
-            long[] totals = {releasedAllocations, releasedFrees, releasedBytes};
-            for (PageRegion region : table.all()) {
-                for (int slot = 0; slot < region.slotCount(); slot++) {
-                    Page page = region.pageInSlot(slot);
-                    if (page != null) {
-                        totals[0] += page.allocations;
-                        totals[1] += page.frees;
-                        totals[2] += page.allocatedBytes;
-                    }
+        long[] totals = {releasedAllocations.get(), releasedFrees.get(), releasedBytes.get()};
+        for (PageRegion region : table.all()) {
+            for (int slot = 0; slot < region.slotCount(); slot++) {
+                Page page = region.pageInSlot(slot);
+                if (page != null) {
+                    totals[0] += page.allocations;
+                    totals[1] += page.frees;
+                    totals[2] += page.allocatedBytes;
                 }
             }
-            return totals;
-        } finally {
-            lock.unlock();
         }
+        return totals;
     }
 
     /** A copy of every region, for statistics, the heap map and the verifier. */

@@ -13,7 +13,7 @@ import java.util.function.Consumer;
  * <pre>
  *  platform thread ──> slots[id % 256] (its own heap?) ──no──> ThreadLocal ──none──> a new heap, registered
  *  virtual thread  ──> one of the shared heaps, claimed by CAS for one operation (millions of virtual threads
- *                      must not keep pages each; none is pinned: a claim is never held across a park)
+ *                      must not keep pages each); one that finds them all claimed yields its carrier
  *  a thread ended  ──> found by the reaper (every {@value #REAP_INTERVAL_MILLIS} ms, and by trim and each new
  *                      heap): its pages are abandoned or released
  * </pre>
@@ -65,7 +65,12 @@ final class ThreadHeaps {
         return heap != null && heap.thread == thread ? heap : null;
     }
 
-    /** Claims a shared heap for the calling virtual thread's operation; the caller unclaims it. */
+    /**
+     * Claims a shared heap for the calling virtual thread's operation; the caller unclaims it. A holder may be parked
+     * (on the page lock, or in a mapping's system call), so a thread that finds every heap claimed yields its carrier
+     * rather than spin: spinning on every carrier would keep the parked holder from ever running again.
+     */
+    @SuppressWarnings("ThreadPriorityCheck") // a virtual thread's yield gives its carrier to the holder: needed
     ThreadHeap claimShared() {
         int start = (int) Thread.currentThread().threadId();
         for (;;) {
@@ -75,7 +80,7 @@ final class ThreadHeaps {
                     return heap;
                 }
             }
-            Thread.onSpinWait();
+            Thread.yield();
         }
     }
 
