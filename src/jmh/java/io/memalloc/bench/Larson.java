@@ -32,7 +32,7 @@ import org.openjdk.jmh.infra.ThreadParams;
  * <p>Sizes and picks come from a fixed seed per thread, precomputed and cycled (4096 of them). MemAlloc allocates
  * with {@code allocateUninitialized(size, 16)}, the counterpart of {@code malloc}, and keeps its blocks as
  * segments ({@code free} takes one); libc, jemalloc and mimalloc are called through plain (not critical) FFM
- * downcalls and keep addresses. The score is ops per microsecond over all threads: {@code TwoThreads} scales
+ * downcalls and keep addresses; {@code memAllocAddresses} is MemAlloc keeping addresses too. The score is ops per microsecond over all threads: {@code TwoThreads} scales
  * perfectly when it is twice the one-thread figure.
  */
 @BenchmarkMode(Mode.Throughput)
@@ -167,6 +167,41 @@ public class Larson {
         }
     }
 
+    /**
+     * MemAlloc's blocks as addresses, as a C allocator's are kept: the same work without a segment per slot for the
+     * collector to trace and move, so that the allocator is measured apart from the GC. A global-scope segment of
+     * the address ({@code MemorySegment.ofAddress}) frees it, as native code handing back a pointer would.
+     */
+    @State(Scope.Benchmark)
+    public static class MemAllocAddressSlots {
+        final MemAlloc alloc = MemAlloc.global();
+        private final AtomicLongArray first = new AtomicLongArray(SLOTS);
+        private final AtomicLongArray second = new AtomicLongArray(SLOTS);
+
+        AtomicLongArray array(int index) {
+            return index == 0 ? first : second;
+        }
+
+        @Setup
+        public void fill() {
+            SplittableRandom random = new SplittableRandom(42);
+            for (AtomicLongArray array : new AtomicLongArray[] {first, second}) {
+                for (int i = 0; i < SLOTS; i++) {
+                    array.set(i, alloc.allocateUninitialized(random.nextInt(MIN_SIZE, MAX_SIZE + 1), 16).address());
+                }
+            }
+        }
+
+        @TearDown
+        public void freeAll() {
+            for (AtomicLongArray array : new AtomicLongArray[] {first, second}) {
+                for (int i = 0; i < SLOTS; i++) {
+                    alloc.free(MemorySegment.ofAddress(array.getAndSet(i, 0)));
+                }
+            }
+        }
+    }
+
     @Benchmark
     @Threads(1)
     public long memAlloc(MemAllocSlots slots, Picks picks) {
@@ -176,6 +211,18 @@ public class Larson {
     @Benchmark
     @Threads(2)
     public long memAllocTwoThreads(MemAllocSlots slots, Picks picks) {
+        return replace(slots, picks);
+    }
+
+    @Benchmark
+    @Threads(1)
+    public long memAllocAddresses(MemAllocAddressSlots slots, Picks picks) {
+        return replace(slots, picks);
+    }
+
+    @Benchmark
+    @Threads(2)
+    public long memAllocAddressesTwoThreads(MemAllocAddressSlots slots, Picks picks) {
         return replace(slots, picks);
     }
 
@@ -213,6 +260,17 @@ public class Larson {
     @Threads(2)
     public long mimallocTwoThreads(MimallocSlots slots, Picks picks) {
         return replace(slots, picks, NativeHeap.Mimalloc.PLAIN);
+    }
+
+    /** One op on MemAlloc with addresses in the slots; returns the new block's address. */
+    private static long replace(MemAllocAddressSlots slots, Picks picks) {
+        int i = picks.next();
+        long block = slots.alloc.allocateUninitialized(picks.sizes[i], 16).address();
+        int slot = picks.slots[i];
+        boolean own = slot < SLOTS;
+        AtomicLongArray array = slots.array(own ? picks.own : picks.other);
+        slots.alloc.free(MemorySegment.ofAddress(array.getAndSet(own ? slot : slot - SLOTS, block)));
+        return block;
     }
 
     /** One op on MemAlloc; returns the new block's address. */
