@@ -661,12 +661,21 @@ public final class Heap {
         long moved = allocate(newByteSize, alignment, true);
         try {
             copyIntoLiveBlock(address, moved, Math.min(small.byteSize(pages, address), newByteSize));
-            free(address);
-        } catch (IllegalArgumentException | IllegalStateException e) { // freed or closed meanwhile
+        } catch (IllegalArgumentException | IllegalStateException e) { // freed, or closed, meanwhile
             if (!closed.get()) {
                 free(moved);
             }
             throw e;
+        }
+        try {
+            small.free(pages, address);
+        } catch (IllegalStateException refused) {
+            // The old block is freed; only the unmap of the region it emptied was refused: the mapping stays owed,
+            // and the caller must get the moved block.
+            Mappings.warn(refused);
+        } catch (IllegalArgumentException raced) { // another thread freed it after the copy: the new block goes back
+            free(moved);
+            throw raced;
         }
         return moved;
     }
@@ -739,16 +748,32 @@ public final class Heap {
      * @throws IllegalStateException when the heap closed meanwhile
      */
     private void copyIntoLiveBlock(long from, long to, long byteSize) {
-        if (small != null && small.regionOf(to) != null) {
-            small.copy(from, to, byteSize);
+        if (small != null && (small.regionOf(to) != null || small.regionOf(from) != null)) {
+            // Through the users' segment: the close of its scope waits out this copy before the pages are unmapped.
+            if (small.regionOf(to) == null) {
+                copyIntoStripeOrLarge(from, to, byteSize, small::copy);
+            } else {
+                small.copy(from, to, byteSize);
+            }
             return;
         }
+        copyIntoStripeOrLarge(from, to, byteSize, Heap::copy);
+    }
+
+    /** Copies {@code byteSize} bytes from one address to another. */
+    @FunctionalInterface
+    private interface Copier {
+        void copy(long from, long to, long byteSize);
+    }
+
+    /** The copy of {@link #copyIntoLiveBlock} into a block of a stripe or a large block, kept from an unmap. */
+    private void copyIntoStripeOrLarge(long from, long to, long byteSize, Copier copier) {
         Region region = table.find(to);
         if (region != null) {
             region.stripe.lock.lock();
             try {
                 checkOpen();
-                copy(from, to, byteSize);
+                copier.copy(from, to, byteSize);
             } finally {
                 region.stripe.lock.unlock();
             }
@@ -759,7 +784,7 @@ public final class Heap {
             throw closedException(); // only close takes a block we have not given out yet
         }
         try {
-            copy(from, to, byteSize);
+            copier.copy(from, to, byteSize);
         } finally {
             putBack(target);
         }

@@ -43,12 +43,14 @@ final class Page {
     private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
     private static final VarHandle STATE;
     private static final VarHandle PENDING;
+    private static final VarHandle ON_STACK;
 
     static {
         try {
             MethodHandles.Lookup lookup = MethodHandles.lookup();
             STATE = lookup.findVarHandle(Page.class, "state", int.class);
             PENDING = lookup.findVarHandle(Page.class, "pending", boolean.class);
+            ON_STACK = lookup.findVarHandle(Page.class, "onStack", boolean.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -103,6 +105,9 @@ final class Page {
     /** Frees found to have raced with another free of the same block, and their bytes: see {@link #collectRemote}. */
     int raced;
     long racedBytes;
+    /** Whether the page is on a {@link PageStack}: a page is pushed only by the free that sets it. */
+    @SuppressWarnings("unused") // through ON_STACK
+    private volatile boolean onStack;
     /** The next page in the {@link PageStack} this page is on. */
     Page nextPending;
 
@@ -261,9 +266,23 @@ final class Page {
         return !pending && PENDING.compareAndSet(this, false, true);
     }
 
-    /** Lets the next remote free tell the owner again: before a collection, so that no free goes untold. */
+    /**
+     * Lets the next remote free tell the owner again: before a collection, so that no free goes untold. The fence
+     * keeps the collection's loads of the remote bits after this store (a free ORs its bit, then loads the flag).
+     */
     void clearPending() {
         pending = false;
+        VarHandle.fullFence();
+    }
+
+    /** Marks the page as on a stack; false when it is on one already (then it is not pushed again). */
+    boolean claimStack() {
+        return !onStack && ON_STACK.compareAndSet(this, false, true);
+    }
+
+    /** The page has left its stack: a later free may push it again. */
+    void leaveStack() {
+        onStack = false;
     }
 
     boolean isPending() {

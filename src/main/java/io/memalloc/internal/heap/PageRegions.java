@@ -31,6 +31,8 @@ final class PageRegions {
     private final Mapper mapper;
     /** Regions with a free slot and at least one page, most recently given a slot back first. */
     private final ArrayDeque<PageRegion> withRoom = new ArrayDeque<>();
+    /** Set by {@link #detachAll}, under the lock: the heap closes, and no region is taken or given back after. */
+    private boolean closed;
     /** Regions with no page, kept mapped for reuse; counted in {@link #emptyBudget}. */
     private final ArrayDeque<PageRegion> empty = new ArrayDeque<>();
     /**
@@ -58,10 +60,14 @@ final class PageRegions {
      *
      * @param request the bytes the user asked for, for a message should the mapping fail
      * @throws OutOfMemoryError as the heap's map
+     * @throws IllegalStateException once the heap has closed
      */
     Page take(int sizeClass, ThreadHeap owner, long request) {
         lock.lock();
         try {
+            if (closed) {
+                throw Heap.closedException();
+            }
             PageRegion region = withRoom.peekFirst();
             if (region == null) {
                 region = empty.pollFirst();
@@ -97,6 +103,9 @@ final class PageRegions {
     PageRegion release(Page page) {
         lock.lock();
         try {
+            if (closed) { // close has the region: it unmaps it, once
+                return null;
+            }
             releasedAllocations.addAndGet(page.allocations);
             releasedFrees.addAndGet(page.frees);
             releasedBytes.addAndGet(page.allocatedBytes);
@@ -143,6 +152,7 @@ final class PageRegions {
     List<PageRegion> detachAll() {
         lock.lock();
         try {
+            closed = true;
             List<PageRegion> all = table.all();
             for (PageRegion region : all) {
                 table.remove(region);

@@ -5,9 +5,9 @@ import java.lang.invoke.VarHandle;
 
 /**
  * The pages of one {@link ThreadHeap} that other threads freed blocks into since its owner last looked: any thread
- * pushes, the owner takes them all at once (mimalloc's delayed free). A page is on it at most once, since only the
- * free that set its {@link Page#claimTelling pending} flag pushes it; the link is the page's own field, so a push
- * allocates nothing.
+ * pushes, the owner takes them all at once (mimalloc's delayed free). A page is on a stack at most once: a push
+ * first claims the page's own flag ({@link Page#claimStack}), which the taker clears before it collects; the link is
+ * the page's own field, so a push allocates nothing.
  *
  * <pre>
  *  head ──> page ──nextPending──> page ──nextPending──> null
@@ -31,11 +31,18 @@ final class PageStack {
     @SuppressWarnings("unused") // through HEAD
     private volatile Object head;
 
-    /** Pushes {@code page}; false, and nothing pushed, once the stack is closed. */
+    /**
+     * Pushes {@code page}, unless it is on a stack already (it is then collected from there: true); false, and
+     * nothing pushed, once this stack is closed.
+     */
     boolean push(Page page) {
+        if (!page.claimStack()) {
+            return true;
+        }
         for (;;) {
             Object top = head;
             if (top == CLOSED) {
+                page.leaveStack();
                 return false;
             }
             page.nextPending = (Page) top;

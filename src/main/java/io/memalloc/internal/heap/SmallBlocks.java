@@ -156,6 +156,7 @@ final class SmallBlocks {
         for (Page page = heap.delayed.takeAll(); page != null; ) {
             Page next = page.nextPending;
             page.nextPending = null;
+            page.leaveStack();
             page.clearPending();
             if (page.state() == Page.OWNED && page.owner() == heap) {
                 boolean wasFull = page.isFull();
@@ -183,7 +184,7 @@ final class SmallBlocks {
                 if (!page.isFull()) {
                     return page;
                 }
-            } else if (page.state() == Page.BUSY) {
+            } else if (page.state() != Page.RELEASED) {
                 queue.add(page); // another thread collects it: still abandoned, still to be adopted
                 return null;
             }
@@ -299,12 +300,16 @@ final class SmallBlocks {
         for (Page page = heap.delayed.close(); page != null; ) {
             Page next = page.nextPending;
             page.nextPending = null;
+            page.leaveStack();
             page = next;
         }
-        for (Page page : heap.pages()) {
+        List<Page> pages = heap.pages();
+        heap.clear(); // the kept mark goes before any page is another thread's to adopt
+        for (Page page : pages) {
             if (!page.changeState(Page.OWNED, Page.BUSY)) {
                 continue;
             }
+            page.listed = false;
             page.setOwner(null);
             page.clearPending();
             reportRace(page, page.collectRemote());
@@ -320,7 +325,6 @@ final class SmallBlocks {
                 unmapOrWarn.accept(empty); // nobody is there to throw it to
             }
         }
-        heap.clear();
     }
 
     /** Gives back the heap's empty pages, kept ones included; owner only. Adds the regions that emptied. */
@@ -407,14 +411,14 @@ final class SmallBlocks {
     }
 
     /**
-     * The alignment the live block at {@code address} has: the largest power of two that divides its size, which
-     * is at least what it was asked for.
+     * The alignment to keep for the live block at {@code address}: the largest power of two that divides its size,
+     * at most the largest a small request can ask for; at least what it was asked for.
      *
      * @throws IllegalArgumentException when it is not a live block
      */
     long alignmentOf(PageRegion region, long address) {
         int blockSize = livePage(region, address).blockSize;
-        return blockSize & -blockSize;
+        return Math.min(blockSize & -blockSize, SizeClasses.MAX_ALIGNMENT); // no small request asked for more
     }
 
     /** The bytes asked for by the live block at {@code address}. */
