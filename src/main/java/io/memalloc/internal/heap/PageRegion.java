@@ -46,10 +46,6 @@ final class PageRegion {
         return pages.length;
     }
 
-    boolean contains(long address) {
-        return address - base >= 0 && address - base < size;
-    }
-
     /**
      * The page that holds {@code address}, or null. The caller has the address from an allocation, so the write of
      * the page, made before the block was handed out, happened-before this read.

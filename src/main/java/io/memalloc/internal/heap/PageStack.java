@@ -52,12 +52,6 @@ final class PageStack {
         }
     }
 
-    /** Whether a page waits, without taking it: one volatile read, for the owner's slow paths. */
-    boolean isEmpty() {
-        Object top = head;
-        return top == null || top == CLOSED;
-    }
-
     /** Takes every page pushed so far, the last pushed first; owner only. */
     Page takeAll() {
         for (;;) {
