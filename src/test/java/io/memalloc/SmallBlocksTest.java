@@ -410,9 +410,10 @@ class SmallBlocksTest {
             assertThatThrownBy(() -> alloc.reallocate(block, 16)).isInstanceOf(IllegalArgumentException.class);
 
             assertThat(alloc.stats().freeCount()).as("the refused free is not counted").isEqualTo(1);
-            MemorySegment again = alloc.allocate(32, 16);
+            // Uninitialized: a freed (dirty) block first, where a zeroed allocation takes a clean one first.
+            MemorySegment again = alloc.allocateUninitialized(32, 16);
             assertThat(again.address()).isEqualTo(block.address());
-            MemorySegment fresh = alloc.allocate(32, 16);
+            MemorySegment fresh = alloc.allocateUninitialized(32, 16);
             assertThat(fresh.address()).as("the block is handed out once").isNotEqualTo(block.address())
                     .isNotEqualTo(other.address());
             alloc.free(again);
@@ -600,22 +601,32 @@ class SmallBlocksTest {
     @Test
     void reallocateAcrossClassesMovesTheBlockKeepsItsContentAndAlignmentAndZeroesTheRest() {
         try (MemAlloc alloc = MemAlloc.builder().build()) {
-            // A dirty 112-byte block for the move to land in.
-            MemorySegment dirty = alloc.allocate(100, 16);
-            Contents.fill(dirty, 0x77);
-            alloc.free(dirty);
-
-            MemorySegment block = alloc.allocate(40, 16);
-            Contents.fill(block, 0x22);
-            MemorySegment moved = alloc.reallocate(block, 100);
-
-            assertThat(moved.address()).as("the recycled 112-byte block").isEqualTo(dirty.address());
-            assertThat(Contents.firstMismatch(moved, 40, 0x22)).isEqualTo(-1);
-            assertThat(Contents.firstMismatch(moved.asSlice(40), 0)).as("the bytes past the old size").isEqualTo(-1);
+            // Moves into 112-byte blocks, again and again, so that they land in recycled blocks too (each filled
+            // whole before it is freed), whose bytes past the old size must read as zero all the same.
+            Set<Long> landed = new HashSet<>();
+            int recycled = 0;
+            MemorySegment block = null;
+            MemorySegment moved = null;
+            for (int i = 0; i < 2_000; i++) {
+                if (moved != null) {
+                    Contents.fill(moved, 0x77);
+                    alloc.free(moved);
+                }
+                block = alloc.allocate(40, 16);
+                Contents.fill(block, 0x22);
+                moved = alloc.reallocate(block, 100);
+                assertThat(Contents.firstMismatch(moved, 40, 0x22)).isEqualTo(-1);
+                assertThat(Contents.firstMismatch(moved.asSlice(40), 0)).as("the bytes past the old size, move %d", i)
+                        .isEqualTo(-1);
+                if (!landed.add(moved.address())) {
+                    recycled++;
+                }
+            }
+            assertThat(recycled).as("moves into recycled blocks").isPositive();
             assertThat(alloc.stats().liveAllocations()).isEqualTo(1);
-            MemorySegment old = alloc.allocate(40, 16);
-            assertThat(old.address()).as("the old block was freed").isEqualTo(block.address());
-            alloc.free(old);
+            MemorySegment old = block;
+            assertThatThrownBy(() -> alloc.free(old)).as("the old block was freed")
+                    .isInstanceOf(IllegalArgumentException.class);
 
             MemorySegment smaller = alloc.reallocate(moved, 10);
             assertThat(smaller.address()).as("to a 16-byte block").isNotEqualTo(moved.address());
@@ -646,6 +657,21 @@ class SmallBlocksTest {
 
     // (h) zeroing
 
+    /**
+     * Allocates, uninitialized, a page's worth of blocks of {@code size} bytes and one more, writes {@code value} over
+     * each and frees them all: every free block of the class is then dirty. Returns their addresses.
+     */
+    private static Set<Long> dirtyAPage(MemAlloc alloc, long size, int value) {
+        List<MemorySegment> blocks = new ArrayList<>();
+        for (long i = 0; i <= ONE_PAGE / size; i++) {
+            MemorySegment block = alloc.allocateUninitialized(size, 16);
+            Contents.fill(block, value);
+            blocks.add(block);
+        }
+        blocks.forEach(alloc::free);
+        return new HashSet<>(addresses(blocks));
+    }
+
     @Test
     void allocateZeroesARecycledSmallBlockOfEveryClassAndAllocateUninitializedLeavesIt() {
         try (MemAlloc alloc = MemAlloc.builder().build()) {
@@ -655,17 +681,23 @@ class SmallBlocksTest {
             }
             sizes.add(1024L);
             for (long size : sizes) {
-                MemorySegment block = alloc.allocate(size, 16);
-                Contents.fill(block, 0x5A);
-                alloc.free(block);
-                MemorySegment again = alloc.allocate(size, 16);
-                assertThat(again.address()).as("%d bytes: the same block", size).isEqualTo(block.address());
-                assertThat(Contents.firstMismatch(again, 0)).as("%d bytes, zeroed", size).isEqualTo(-1);
-
-                Contents.fill(again, 0x5A);
-                alloc.free(again);
+                // A zeroed allocation takes a clean block while its page has one: make them all dirty first.
+                Set<Long> dirty = dirtyAPage(alloc, size, 0x5A);
+                List<MemorySegment> again = new ArrayList<>();
+                for (long i = 0; i <= ONE_PAGE / size; i++) {
+                    again.add(alloc.allocate(size, 16));
+                }
+                assertThat(addresses(again)).as("%d bytes: recycled blocks", size).containsAnyElementsOf(dirty);
+                for (MemorySegment block : again) {
+                    assertThat(Contents.firstMismatch(block, 0)).as("%d bytes at 0x%x, zeroed", size,
+                            block.address()).isEqualTo(-1);
+                }
+                again.forEach(alloc::free);
+                MemorySegment written = alloc.allocateUninitialized(size, 16);
+                Contents.fill(written, 0x5A);
+                alloc.free(written);
                 MemorySegment raw = alloc.allocateUninitialized(size, 16);
-                assertThat(raw.address()).isEqualTo(block.address());
+                assertThat(raw.address()).as("%d bytes: a dirty block first", size).isEqualTo(written.address());
                 assertThat(Contents.firstMismatch(raw, 0x5A)).as("%d bytes, left as they were", size).isEqualTo(-1);
                 alloc.free(raw);
             }

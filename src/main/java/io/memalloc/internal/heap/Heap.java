@@ -107,8 +107,17 @@ public final class Heap {
             stripes[i] = new Stripe(i, table, emptyRegions, hardening, this::keptOut);
         }
         this.small = config.hardened() ? null : new SmallBlocks(name,
-                new PageRegions(regionSize, emptyRegions, (bytes, request) -> mappings.map(bytes, bytes, request,
-                        PAGES)),
+                new PageRegions(regionSize, emptyRegions, new PageRegions.Mapper() {
+                    @Override
+                    public long map(long byteSize, long request) {
+                        return mappings.map(byteSize, byteSize, request, PAGES);
+                    }
+
+                    @Override
+                    public void unmap(long base, long byteSize) {
+                        unmapOrWarn(base, byteSize);
+                    }
+                }),
                 memory, stripes.length, config.cachedRegions() > 0, this::unmap, this::unmapOrWarn);
         this.spares = new SpareMappings(config.spareMappings(), SPARE_REGIONS * regionSize);
     }
@@ -359,9 +368,9 @@ public final class Heap {
         if (small != null) {
             // No check that the heap is open first: close takes the regions of pages out of the table before it
             // unmaps them, and a free touches no native memory.
-            PageRegion pages = small.regionOf(address);
-            if (pages != null) {
-                small.free(pages, address);
+            Page page = small.pageOf(address);
+            if (page != null) {
+                small.free(page, address);
                 return;
             }
         }
@@ -546,9 +555,9 @@ public final class Heap {
     public long reallocate(long address, long newByteSize) {
         checkOpen();
         if (small != null) {
-            PageRegion pages = small.regionOf(address);
-            if (pages != null) {
-                return reallocateSmall(pages, address, newByteSize);
+            Page page = small.pageOf(address);
+            if (page != null) {
+                return reallocateSmall(page, address, newByteSize);
             }
         }
         Region region = table.find(address);
@@ -652,15 +661,15 @@ public final class Heap {
      * {@link #reallocate} of a small block: in place while the new size keeps its size class, else moved to a
      * block found as {@link #allocate} finds one, at the old block's alignment.
      */
-    private long reallocateSmall(PageRegion pages, long address, long newByteSize) {
-        long alignment = small.alignmentOf(pages, address); // checks that the block is live
+    private long reallocateSmall(Page page, long address, long newByteSize) {
+        long alignment = small.alignmentOf(page, address); // checks that the block is live
         int sizeClass = newByteSize <= SizeClasses.MAX_SIZE ? SizeClasses.of(newByteSize, alignment) : -1;
-        if (small.resizeInPlace(pages, address, newByteSize, sizeClass)) {
+        if (small.resizeInPlace(page, address, newByteSize, sizeClass)) {
             return address;
         }
         long moved = allocate(newByteSize, alignment, true);
         try {
-            copyIntoLiveBlock(address, moved, Math.min(small.byteSize(pages, address), newByteSize));
+            copyIntoLiveBlock(address, moved, Math.min(small.byteSize(page, address), newByteSize));
         } catch (IllegalArgumentException | IllegalStateException e) { // freed, or closed, meanwhile
             if (!closed.get()) {
                 free(moved);
@@ -668,7 +677,7 @@ public final class Heap {
             throw e;
         }
         try {
-            small.free(pages, address);
+            small.free(page, address);
         } catch (IllegalStateException refused) {
             // The old block is freed; only the unmap of the region it emptied was refused: the mapping stays owed,
             // and the caller must get the moved block.
@@ -748,9 +757,9 @@ public final class Heap {
      * @throws IllegalStateException when the heap closed meanwhile
      */
     private void copyIntoLiveBlock(long from, long to, long byteSize) {
-        if (small != null && (small.regionOf(to) != null || small.regionOf(from) != null)) {
+        if (small != null && (small.pageOf(to) != null || small.pageOf(from) != null)) {
             // Through the users' segment: the close of its scope waits out this copy before the pages are unmapped.
-            if (small.regionOf(to) == null) {
+            if (small.pageOf(to) == null) {
                 copyIntoStripeOrLarge(from, to, byteSize, small::copy);
             } else {
                 small.copy(from, to, byteSize);
@@ -1085,8 +1094,12 @@ public final class Heap {
 
     /** Unmaps a region of small-block pages for a call that must not fail for it: a refusal is logged, and the mapping owed. */
     private void unmapOrWarn(PageRegion region) {
+        unmapOrWarn(region.base, region.size);
+    }
+
+    private void unmapOrWarn(long base, long byteSize) {
         try {
-            mappings.unmap(region.base, region.size, PAGES);
+            mappings.unmap(base, byteSize, PAGES);
         } catch (IllegalStateException refused) {
             Mappings.warn(refused);
         }

@@ -84,13 +84,12 @@ final class HeapVerifier {
     }
 
     /**
-     * Verifies the pages of a region of small blocks: each where the region's index puts it, its bitmaps agreeing
-     * with its count. Exact when no other thread allocates or frees meanwhile.
+     * Verifies the pages of a region of small blocks: each where the region's index and the page map put it, its
+     * bitmaps agreeing with its count. Exact when no other thread allocates or frees meanwhile.
      *
      * @return 1 when the region holds no page (it is one of the empty regions kept), else 0
      */
     private int verifyPages(PageRegion region) {
-        check(heap.small().regionOf(region.base) == region, "%s is not in the page-region table", region);
         int pages = 0;
         for (int slot = 0; slot < region.slotCount(); slot++) {
             Page page = region.pageInSlot(slot);
@@ -101,6 +100,7 @@ final class HeapVerifier {
             check(page.region == region && page.slot == slot && page.base == region.base + ((long) slot << Page.SHIFT),
                     "%s is in slot %d of %s", page, slot, region);
             check(page.state() != Page.RELEASED, "%s is released but still in its region", page);
+            check(PageMap.find(page.base) == page, "%s is not in the page map", page);
             String inconsistency = page.inconsistency();
             check(inconsistency == null, "%s: %s", page, inconsistency);
         }

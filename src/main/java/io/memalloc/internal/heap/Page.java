@@ -13,17 +13,23 @@ import java.lang.invoke.VarHandle;
  *           +----------+----------+----------+-- ... --+----------+---------+
  *           | block 0  | block 1  | block 2  |         | block n-1| (unused)|   n = capacity = 64 KiB / size
  *           +----------+----------+----------+-- ... --+----------+---------+
- *  Java:    free    1 bit a block, set while the block is the owner's to hand out   owner only, plain
- *           remote  1 bit a block, set by another thread's free, until collected    any thread, atomic OR
- *           slack   1 byte a block: its size minus the bytes asked for              for statistics
+ *  Java:    dirty   1 bit a block: free for the owner to hand out, may hold old bytes     owner only, plain
+ *           clean   1 bit a block: free for the owner to hand out, reads as zero          owner only, plain
+ *           remote  1 bit a block: freed by another thread, until collected (into dirty)  any thread, atomic OR
+ *           slack   1 byte a block: its size minus the bytes asked for                    for statistics
  * </pre>
  *
- * <p>The owner allocates by taking the lowest set bit of {@code free} and frees by setting it again: plain loads
- * and stores, no lock, no atomic. Another thread frees by setting the block's bit in {@code remote} with one atomic
- * OR, and tells the owner once ({@link #pending}, then a push on the owner's {@link PageStack}); the owner folds the
- * remote bits into {@code free} ({@link #collectRemote}) when its page runs dry, as mimalloc's thread-free list.
- * A block is live when neither bit is set, so a second free of it is refused wherever it comes from, and when two
- * frees of one block race on two threads, the one bit each sets keeps the block from being handed out twice.
+ * <p>The owner allocates by taking the lowest set bit of {@code clean} (for a zeroed allocation) or of
+ * {@code dirty}, then {@code clean} (for an uninitialized one), and frees by setting the block's bit in
+ * {@code dirty}: plain loads and stores, no lock, no atomic. Zeroing happens a word of 64 blocks at a time, out of
+ * the allocation's way, when a zeroed allocation finds no clean block ({@link #dirtyWord}, {@link #cleaned}). A
+ * fresh mapping's page starts all clean, a page in a slot used before all dirty.
+ *
+ * <p>Another thread frees by setting the block's bit in {@code remote} with one atomic OR, and tells the owner once
+ * ({@link #pending}, then a push on the owner's {@link PageStack}); the owner folds the remote bits into
+ * {@code dirty} ({@link #collectRemote}) when its page runs dry, as mimalloc's thread-free list. A block is live
+ * when none of its three bits is set, so a second free of it is refused wherever it comes from, and when two frees
+ * of one block race on two threads, the one bit each sets keeps the block from being handed out twice.
  *
  * <p>States: {@link #OWNED} by {@link #owner}; {@link #ABANDONED} once its owner's thread ended with blocks still
  * live (any thread may then collect its remote frees, or adopt it); {@link #BUSY} while one thread moves it between
@@ -57,6 +63,8 @@ final class Page {
     }
 
     final PageRegion region;
+    /** The page regions of the heap this page is of: {@link PageMap} holds the pages of every heap. */
+    final PageRegions regions;
     final int slot;
     final long base;
     final int sizeClass;
@@ -64,7 +72,8 @@ final class Page {
     final int capacity;
     /** {@code ceil(2^32 / blockSize)}: the index of a block is {@code (offset * reciprocal) >>> 32}, no division. */
     private final long reciprocal;
-    private final long[] free;
+    private final long[] dirty;
+    private final long[] clean;
     /**
      * Its words at {@link #PAD} and after: other threads write them, so they keep a cache line away from what the
      * owner writes (the arrays of a page are allocated side by side).
@@ -73,12 +82,10 @@ final class Page {
     private final byte[] slack;
     /** Blocks not free for the owner: in users' hands, or freed by another thread and not collected yet. */
     int used;
-    /** No word of {@code free} below this one has a bit set. */
-    private int cursor;
-    /** No block at or above this index has been handed out since the memory was last zero. */
-    private int fresh;
-    /** Whether the block taken last lies below {@link #fresh}, so that zeroing it is up to the caller. */
-    private boolean lastDirty;
+    /** No word of {@code dirty} below this one has a bit set. */
+    private int dirtyCursor;
+    /** No word of {@code clean} below this one has a bit set. */
+    private int cleanCursor;
     /** Whether the owner keeps this page in its list of pages with free blocks. */
     boolean listed;
     /** Whether this is the emptied page its owner keeps for the next allocation ({@link ThreadHeap#kept}). */
@@ -116,6 +123,7 @@ final class Page {
      */
     Page(PageRegion region, int slot, int sizeClass, boolean zeroed, ThreadHeap owner) {
         this.region = region;
+        this.regions = region.regions;
         this.slot = slot;
         this.base = region.base + ((long) slot << SHIFT);
         this.sizeClass = sizeClass;
@@ -123,14 +131,20 @@ final class Page {
         this.capacity = (int) (SIZE / blockSize);
         this.reciprocal = (1L << 32) / blockSize + 1;
         int words = (capacity + 63) >>> 6;
-        this.free = new long[words];
+        this.dirty = new long[words];
+        this.clean = new long[words];
         this.remote = new long[words + 2 * PAD];
         this.slack = new byte[capacity];
+        long[] free = zeroed ? clean : dirty;
         for (int w = 0; w < words; w++) {
             int bits = Math.min(64, capacity - (w << 6));
             free[w] = bits == 64 ? -1L : (1L << bits) - 1;
         }
-        this.fresh = zeroed ? 0 : capacity;
+        if (zeroed) {
+            dirtyCursor = words;
+        } else {
+            cleanCursor = words;
+        }
         setOwner(owner);
     }
 
@@ -149,32 +163,54 @@ final class Page {
     }
 
     /**
-     * Takes a free block for a request of {@code byteSize} bytes (at most {@link #blockSize}); owner only.
+     * Takes a free block that reads as zero for a request of {@code byteSize} bytes (at most {@link #blockSize});
+     * owner only.
      *
-     * @return the block's address, or 0 when the owner has no free block here (remote frees may be waiting)
+     * @return the block's address, or 0 when no clean block is free (dirty ones and remote frees may be)
      */
-    long allocate(long byteSize) {
-        int w = cursor;
-        long bits = w < free.length ? free[w] : 0;
+    long allocateClean(long byteSize) {
+        int w = cleanCursor;
+        long bits = w < clean.length ? clean[w] : 0;
         if (bits == 0) {
-            return allocateFurther(byteSize); // out of line: the loop would make every caller's code bigger
+            return allocateCleanFurther(byteSize); // out of line: the loop would make every caller's code bigger
         }
-        free[w] = bits & (bits - 1);
+        clean[w] = bits & (bits - 1);
         return taken((w << 6) | Long.numberOfTrailingZeros(bits), byteSize);
     }
 
-    /** {@link #allocate} when the cursor's word has no free block: looks in the words after it. */
-    private long allocateFurther(long byteSize) {
-        for (int w = cursor + 1; w < free.length; w++) {
-            long bits = free[w];
-            if (bits != 0) {
-                free[w] = bits & (bits - 1);
-                cursor = w;
-                return taken((w << 6) | Long.numberOfTrailingZeros(bits), byteSize);
-            }
+    /**
+     * Takes any free block for a request of {@code byteSize} bytes, a dirty one first (a zeroed allocation has no use
+     * for it); owner only.
+     *
+     * @return the block's address, or 0 when no block is free (remote frees may be waiting)
+     */
+    long allocateAny(long byteSize) {
+        int w = dirtyCursor;
+        long bits = w < dirty.length ? dirty[w] : 0;
+        if (bits == 0) {
+            return allocateAnyFurther(byteSize);
         }
-        cursor = free.length;
-        return 0;
+        dirty[w] = bits & (bits - 1);
+        return taken((w << 6) | Long.numberOfTrailingZeros(bits), byteSize);
+    }
+
+    private long allocateCleanFurther(long byteSize) {
+        cleanCursor = firstWordWithBits(clean, cleanCursor);
+        return cleanCursor < clean.length ? allocateClean(byteSize) : 0;
+    }
+
+    private long allocateAnyFurther(long byteSize) {
+        dirtyCursor = firstWordWithBits(dirty, dirtyCursor);
+        return dirtyCursor < dirty.length ? allocateAny(byteSize) : allocateClean(byteSize);
+    }
+
+    /** The first word of {@code bits} at or after {@code from} with a bit set, or its length when none has. */
+    private static int firstWordWithBits(long[] bits, int from) {
+        int w = from;
+        while (w < bits.length && bits[w] == 0) {
+            w++;
+        }
+        return w;
     }
 
     private long taken(int index, long byteSize) {
@@ -182,36 +218,55 @@ final class Page {
         used++;
         allocations++;
         allocatedBytes += byteSize;
-        lastDirty = index < fresh;
-        if (!lastDirty) {
-            fresh = index + 1;
-        }
-        return base + (long) index * blockSize;
-    }
-
-    /** Whether the block {@link #allocate} took last may hold bytes other than zero. */
-    boolean wasDirty() {
-        return lastDirty;
+        return blockAt(index);
     }
 
     /**
-     * The index of the block that starts at {@code address}, or -1 when no block of this page starts there. Reads
-     * no native memory.
+     * The first word that has free dirty blocks, for the owner to zero them ({@link #dirtyBits}) and then call
+     * {@link #cleaned}; -1 when no free block is dirty.
+     */
+    int dirtyWord() {
+        dirtyCursor = firstWordWithBits(dirty, dirtyCursor);
+        return dirtyCursor < dirty.length ? dirtyCursor : -1;
+    }
+
+    /** The free dirty blocks of word {@code w}: bit {@code i} is block {@code 64 * w + i}. */
+    long dirtyBits(int w) {
+        return dirty[w];
+    }
+
+    /** The owner has zeroed the free dirty blocks {@code zeroed} of word {@code w} (of {@link #dirtyBits}). */
+    void cleaned(int w, long zeroed) {
+        clean[w] |= zeroed;
+        dirty[w] &= ~zeroed;
+        if (w < cleanCursor) {
+            cleanCursor = w;
+        }
+    }
+
+    long blockAt(int index) {
+        return base + (long) index * blockSize;
+    }
+
+    /**
+     * The index of the block that starts at {@code address}, an address in this page (as {@link PageMap#find}
+     * gives it), or -1 when no block starts there. Reads no native memory.
      */
     int indexOf(long address) {
-        long offset = address - base;
+        assert address >>> SHIFT == base >>> SHIFT : "0x" + Long.toHexString(address) + " is not in " + this;
+        long offset = address & (SIZE - 1); // not address - base: one load fewer before a free's index is known
         int index = (int) ((offset * reciprocal) >>> 32);
         long mismatch = (long) index * blockSize - offset;
-        // The sign bit is set when the offset is outside the page, the index past the last block, or the offset
-        // not at a block's start: one test instead of four branches, each of which costs the callers' code.
-        long outside = offset | (SIZE - 1 - offset) | (capacity - 1L - index) | mismatch | -mismatch;
+        // The sign bit is set when the index is past the last block or the offset not at a block's start: one test
+        // instead of three branches, each of which costs the callers' code.
+        long outside = (capacity - 1L - index) | mismatch | -mismatch;
         return outside < 0 ? -1 : index;
     }
 
     /** Whether the block at {@code index} is in a user's hands; exact for the owner, a hint for other threads. */
     boolean isLive(int index) {
-        long bit = 1L << index;
-        return ((free[index >>> 6] | remote[PAD + (index >>> 6)]) & bit) == 0;
+        int w = index >>> 6;
+        return ((dirty[w] | clean[w] | remote[PAD + w]) & (1L << index)) == 0;
     }
 
     /** The bytes asked for by the live block at {@code index}. */
@@ -232,12 +287,14 @@ final class Page {
     boolean freeLocal(int index) {
         int w = index >>> 6;
         long bit = 1L << index;
-        long bits = free[w];
-        if (((bits | remote[PAD + w]) & bit) != 0) {
+        long bits = dirty[w];
+        if (((bits | clean[w] | remote[PAD + w]) & bit) != 0) {
             return false;
         }
-        free[w] = bits | bit;
-        cursor = Math.min(cursor, w);
+        dirty[w] = bits | bit;
+        if (w < dirtyCursor) { // a branch, not a min: the next allocation's load of the cursor waits for nothing
+            dirtyCursor = w;
+        }
         used--;
         frees++;
         allocatedBytes -= requested(index);
@@ -251,8 +308,9 @@ final class Page {
      * @throws IllegalArgumentException when the block was freed already (seen by this thread, or racing with it)
      */
     void freeRemote(int index, long address) {
+        int w = index >>> 6;
         long bit = 1L << index;
-        if ((free[index >>> 6] & bit) != 0) {
+        if (((dirty[w] | clean[w]) & bit) != 0) {
             throw Heap.notLive(address);
         }
         long before = (long) LONGS.getAndBitwiseOr(remote, PAD + (index >>> 6), bit);
@@ -290,7 +348,7 @@ final class Page {
     }
 
     /**
-     * Folds the remote frees into {@code free}; by the owner, or by the thread that holds the page {@link #BUSY}.
+     * Folds the remote frees into {@code dirty}; by the owner, or by the thread that holds the page {@link #BUSY}.
      * A block found freed both ways (two frees raced) stays free once, and is counted in {@link #raced} and
      * {@link #racedBytes}.
      *
@@ -298,12 +356,12 @@ final class Page {
      */
     long collectRemote() {
         long conflict = 0;
-        for (int w = 0; w < free.length; w++) {
+        for (int w = 0; w < dirty.length; w++) {
             if (remote[PAD + w] == 0) {
                 continue;
             }
             long bits = (long) LONGS.getAndSet(remote, PAD + w, 0L);
-            long both = bits & free[w];
+            long both = bits & (dirty[w] | clean[w]);
             for (long b = both; b != 0; b &= b - 1) {
                 int index = (w << 6) | Long.numberOfTrailingZeros(b);
                 if (conflict == 0) {
@@ -312,10 +370,10 @@ final class Page {
                 raced++;
                 racedBytes += requested(index);
             }
-            free[w] |= bits;
+            dirty[w] |= bits & ~both;
             used -= Long.bitCount(bits & ~both);
-            if (w < cursor) {
-                cursor = w;
+            if (w < dirtyCursor) {
+                dirtyCursor = w;
             }
         }
         return conflict;
@@ -341,10 +399,13 @@ final class Page {
     String inconsistency() {
         int freeBits = 0;
         int remoteBits = 0;
-        for (int w = 0; w < free.length; w++) {
-            freeBits += Long.bitCount(free[w]);
+        for (int w = 0; w < dirty.length; w++) {
+            freeBits += Long.bitCount(dirty[w] | clean[w]);
             remoteBits += Long.bitCount(remote[PAD + w]);
-            if ((free[w] & remote[PAD + w]) != 0) {
+            if ((dirty[w] & clean[w]) != 0) {
+                return "a block is both dirty and clean";
+            }
+            if (((dirty[w] | clean[w]) & remote[PAD + w]) != 0) {
                 return "a block is both free and freed remotely";
             }
         }

@@ -2,8 +2,8 @@ package io.memalloc.internal.heap;
 
 /**
  * A region mapped for small blocks: {@code size} bytes aligned to their size, cut into {@link Page}s of 64 KiB.
- * Unlike a {@link Region} it holds nothing of the allocator in its memory; which page holds an address is an index,
- * {@code (address - base) >>> 16}, into {@link #pages}.
+ * Unlike a {@link Region} it holds nothing of the allocator in its memory; which page holds an address is found in
+ * {@link PageMap}, where each page is put when carved and removed when given back.
  *
  * <pre>
  *  base (a multiple of size)                                                       base + size
@@ -12,7 +12,7 @@ package io.memalloc.internal.heap;
  *  | page of   | (free)    | page of   |         | page of   |
  *  | 48 B      |           | 1024 B    |         | 48 B      |
  *  +-----------+-----------+-----------+-- ... --+-----------+
- *  pages[]:  Page, null, Page, ..., Page         (read without a lock: see {@link #pageAt})
+ *  pages[]:  Page, null, Page, ..., Page
  * </pre>
  *
  * <p>Slots are taken and given back under the lock of {@link PageRegions}. A slot that held a page is dirty: the
@@ -20,6 +20,8 @@ package io.memalloc.internal.heap;
  * zero already.
  */
 final class PageRegion {
+    /** The heap's regions, this one among them. */
+    final PageRegions regions;
     final long base;
     final long size;
     private final Page[] pages;
@@ -29,7 +31,8 @@ final class PageRegion {
     private final long[] dirtySlots;
     int freeSlotCount;
 
-    PageRegion(long base, long size) {
+    PageRegion(PageRegions regions, long base, long size) {
+        this.regions = regions;
         this.base = base;
         this.size = size;
         int slots = (int) (size >>> Page.SHIFT);
@@ -44,14 +47,6 @@ final class PageRegion {
 
     int slotCount() {
         return pages.length;
-    }
-
-    /**
-     * The page that holds {@code address}, or null. The caller has the address from an allocation, so the write of
-     * the page, made before the block was handed out, happened-before this read.
-     */
-    Page pageAt(long address) {
-        return pages[(int) ((address - base) >>> Page.SHIFT)];
     }
 
     Page pageInSlot(int slot) {
@@ -70,6 +65,7 @@ final class PageRegion {
                 dirtySlots[w] |= 1L << slot;
                 freeSlotCount--;
                 pages[slot] = page;
+                PageMap.put(page);
                 return page;
             }
         }
@@ -78,9 +74,19 @@ final class PageRegion {
 
     /** Gives the slot of {@code page} back. Under the lock. */
     void release(Page page) {
+        PageMap.remove(page);
         pages[page.slot] = null;
         freeSlots[page.slot >>> 6] |= 1L << page.slot;
         freeSlotCount++;
+    }
+
+    /** Takes every page out of {@link PageMap}: the heap closes, and frees of its blocks find no page. */
+    void removePages() {
+        for (Page page : pages) {
+            if (page != null) {
+                PageMap.remove(page);
+            }
+        }
     }
 
     boolean isEmpty() {

@@ -22,6 +22,9 @@ final class PageRegions {
     interface Mapper {
         /** Maps {@code byteSize} bytes aligned to their size for a request of {@code request} bytes. */
         long map(long byteSize, long request);
+
+        /** Gives back a mapping that {@link #map} made and no page ever used. */
+        void unmap(long base, long byteSize);
     }
 
     private final ReentrantLock lock = new ReentrantLock();
@@ -48,11 +51,6 @@ final class PageRegions {
         this.table = new RegionTable<>(regionSize, r -> r.base);
         this.emptyBudget = emptyBudget;
         this.mapper = mapper;
-    }
-
-    /** The region that holds {@code address}, or null: no lock, no native memory read. */
-    PageRegion find(long address) {
-        return table.find(address);
     }
 
     /**
@@ -90,7 +88,13 @@ final class PageRegions {
 
     private PageRegion map(long request) {
         long base = mapper.map(regionSize, request);
-        PageRegion region = new PageRegion(base, regionSize);
+        if (!PageMap.covers(base, regionSize)) {
+            mapper.unmap(base, regionSize);
+            throw new OutOfMemoryError("the OS mapped a region for small blocks at 0x" + Long.toHexString(base)
+                    + ", above the 48-bit addresses the page map covers; its " + regionSize + " bytes are given"
+                    + " back");
+        }
+        PageRegion region = new PageRegion(this, base, regionSize);
         table.add(region);
         return region;
     }
@@ -155,6 +159,7 @@ final class PageRegions {
             closed = true;
             List<PageRegion> all = table.all();
             for (PageRegion region : all) {
+                region.removePages();
                 table.remove(region);
             }
             for (int i = 0; i < empty.size(); i++) {

@@ -40,8 +40,11 @@ import java.util.function.Consumer;
  */
 final class SmallBlocks {
     private static final System.Logger LOG = System.getLogger("io.memalloc.MemAlloc");
-    /** As many zero bytes as the largest small block, to copy from: see {@link #zeroBlock}. */
-    private static final MemorySegment ZEROS = java.lang.foreign.Arena.global().allocate(SizeClasses.MAX_SIZE);
+    /**
+     * The bytes of free dirty blocks a zeroed allocation zeroes at once when its page has no clean block left: as
+     * much as stays in the first-level cache for the allocations that take them.
+     */
+    private static final long ZEROING_BATCH = 4096;
 
     private final String name;
     private final PageRegions regions;
@@ -71,8 +74,10 @@ final class SmallBlocks {
         this.threads = new ThreadHeaps(sharedHeaps, this::abandon);
     }
 
-    PageRegion regionOf(long address) {
-        return regions.find(address);
+    /** The page of this engine that holds {@code address}, or null: no lock, no native memory read. */
+    Page pageOf(long address) {
+        Page page = PageMap.find(address);
+        return page != null && page.regions == regions ? page : null;
     }
 
     /**
@@ -85,50 +90,72 @@ final class SmallBlocks {
         if (heap == null) {
             return allocateShared(sizeClass, byteSize, zero);
         }
-        long address = heap.allocate(sizeClass, byteSize);
-        if (address == 0) {
-            address = allocateSlow(heap, sizeClass, byteSize);
-        }
-        if (zero && heap.current[sizeClass].wasDirty()) {
-            zeroBlock(address, byteSize);
-        }
-        return address;
+        long address = heap.allocate(sizeClass, byteSize, zero);
+        return address != 0 ? address : allocateSlow(heap, sizeClass, byteSize, zero);
     }
 
     /** A virtual thread's allocation: the same, on a shared heap claimed for it. */
     private long allocateShared(int sizeClass, long byteSize, boolean zero) {
         ThreadHeap heap = threads.claimShared();
-        long address;
-        boolean dirty;
         try {
-            address = heap.allocate(sizeClass, byteSize);
-            if (address == 0) {
-                address = allocateSlow(heap, sizeClass, byteSize);
-            }
-            dirty = heap.current[sizeClass].wasDirty();
+            long address = heap.allocate(sizeClass, byteSize, zero);
+            return address != 0 ? address : allocateSlow(heap, sizeClass, byteSize, zero);
         } finally {
             heap.unclaim();
         }
-        if (dirty && zero) {
-            zeroBlock(address, byteSize);
-        }
-        return address;
-    }
-
-    /**
-     * Zeroes the first {@code byteSize} bytes of a small block by a copy from {@link #ZEROS}: {@code fill} and a
-     * loop of stores both inline to so much code that the allocate around them was no longer inlined into its
-     * caller, and its segment escaped (40 B/op).
-     */
-    private void zeroBlock(long address, long byteSize) {
-        MemorySegment.copy(ZEROS, 0, memory, address, byteSize);
     }
 
     private void zero(long address, long byteSize) {
         memory.asSlice(address, byteSize).fill((byte) 0);
     }
 
-    private long allocateSlow(ThreadHeap heap, int sizeClass, long byteSize) {
+    /**
+     * Takes a block of {@code page}, or 0 when it has none free; for a zeroed allocation that finds no clean block,
+     * zeroes free dirty blocks first ({@link #zeroDirtyBlocks}).
+     */
+    private long take(Page page, long byteSize, boolean zero) {
+        if (page == null) {
+            return 0;
+        }
+        if (!zero) {
+            return page.allocateAny(byteSize);
+        }
+        long address = page.allocateClean(byteSize);
+        if (address == 0 && zeroDirtyBlocks(page)) {
+            address = page.allocateClean(byteSize);
+        }
+        return address;
+    }
+
+    /**
+     * Zeroes free dirty blocks of {@code page}, from its first word that has some, up to {@link #ZEROING_BATCH}
+     * bytes (whole runs of neighbours at a time), and makes them clean; the cost of zeroing, spread over the
+     * allocations that follow, stays out of the fast path.
+     *
+     * @return false when no free block is dirty
+     */
+    private boolean zeroDirtyBlocks(Page page) {
+        int w = page.dirtyWord();
+        if (w < 0) {
+            return false;
+        }
+        long bits = page.dirtyBits(w);
+        long zeroed = 0;
+        long bytes = 0;
+        while (bits != 0 && bytes < ZEROING_BATCH) {
+            int first = Long.numberOfTrailingZeros(bits);
+            int run = Math.min(Long.numberOfTrailingZeros(~(bits >>> first)), 64 - first);
+            long runBits = run == 64 ? -1L : ((1L << run) - 1) << first;
+            zero(page.blockAt((w << 6) + first), (long) run * page.blockSize);
+            bytes += (long) run * page.blockSize;
+            zeroed |= runBits;
+            bits &= ~runBits;
+        }
+        page.cleaned(w, zeroed);
+        return true;
+    }
+
+    private long allocateSlow(ThreadHeap heap, int sizeClass, long byteSize, boolean zero) {
         if (closed.get()) {
             throw Heap.closedException();
         }
@@ -139,7 +166,7 @@ final class SmallBlocks {
         }
         collectDelayed(heap, emptied);
         emptied.forEach(unmapOrWarn); // the allocation must not fail for it
-        long address = heap.allocate(sizeClass, byteSize);
+        long address = take(heap.current[sizeClass], byteSize, zero);
         if (address != 0) {
             return address;
         }
@@ -152,7 +179,7 @@ final class SmallBlocks {
             heap.own(page);
         }
         heap.makeCurrent(page);
-        address = heap.allocate(sizeClass, byteSize);
+        address = take(page, byteSize, zero);
         if (address == 0) {
             throw new IllegalStateException(page + " was to have a free block, and has none");
         }
@@ -204,13 +231,12 @@ final class SmallBlocks {
     }
 
     /**
-     * Frees the block at {@code address} of {@code region}.
+     * Frees the block at {@code address} of {@code page}.
      *
      * @throws IllegalArgumentException when it is not a live block: no block starts there, or it is free
      */
-    void free(PageRegion region, long address) {
-        Page page = region.pageAt(address);
-        int index = page == null ? -1 : page.indexOf(address);
+    void free(Page page, long address) {
+        int index = page.indexOf(address);
         if (index < 0) {
             throw Heap.notLive(address);
         }
@@ -411,10 +437,9 @@ final class SmallBlocks {
         return totals;
     }
 
-    /** The page of the live block at {@code address} of {@code region}; a hint on another thread than the owner. */
-    private static Page livePage(PageRegion region, long address) {
-        Page page = region.pageAt(address);
-        int index = page == null ? -1 : page.indexOf(address);
+    /** Checks that a live block starts at {@code address} of {@code page}; a hint on another thread than the owner. */
+    private static Page livePage(Page page, long address) {
+        int index = page.indexOf(address);
         if (index < 0 || !page.isLive(index)) {
             throw Heap.notLive(address);
         }
@@ -427,14 +452,14 @@ final class SmallBlocks {
      *
      * @throws IllegalArgumentException when it is not a live block
      */
-    long alignmentOf(PageRegion region, long address) {
-        int blockSize = livePage(region, address).blockSize;
+    long alignmentOf(Page page, long address) {
+        int blockSize = livePage(page, address).blockSize;
         return Math.min(blockSize & -blockSize, SizeClasses.MAX_ALIGNMENT); // no small request asked for more
     }
 
     /** The bytes asked for by the live block at {@code address}. */
-    long byteSize(PageRegion region, long address) {
-        Page page = livePage(region, address);
+    long byteSize(Page page, long address) {
+        livePage(page, address);
         return page.requested(page.indexOf(address));
     }
 
@@ -444,8 +469,8 @@ final class SmallBlocks {
      *
      * @return false when the block must move
      */
-    boolean resizeInPlace(PageRegion region, long address, long newByteSize, int sizeClass) {
-        Page page = livePage(region, address);
+    boolean resizeInPlace(Page page, long address, long newByteSize, int sizeClass) {
+        livePage(page, address);
         if (sizeClass != page.sizeClass) {
             return false;
         }

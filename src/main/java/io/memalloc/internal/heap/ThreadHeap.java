@@ -57,13 +57,16 @@ final class ThreadHeap {
         }
     }
 
-    /** Allocates from the current page of {@code sizeClass}: 0 when there is none, or it has no free block. */
-    long allocate(int sizeClass, long byteSize) {
+    /**
+     * Allocates from the current page of {@code sizeClass}, a block that reads as zero when {@code zero}: 0 when
+     * there is no current page, or it has no such block free.
+     */
+    long allocate(int sizeClass, long byteSize, boolean zero) {
         Page page = current[sizeClass];
         if (page == null) {
             return 0;
         }
-        return page.allocate(byteSize);
+        return zero ? page.allocateClean(byteSize) : page.allocateAny(byteSize);
     }
 
     /** Makes {@code page} the one its class allocates from; the one it replaces is no longer kept. */

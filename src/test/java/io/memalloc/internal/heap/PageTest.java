@@ -29,12 +29,13 @@ class PageTest {
     @BeforeEach
     void map() {
         base = OS.map(Page.SIZE, Page.SIZE);
-        region = new PageRegion(base, Page.SIZE);
+        region = new PageRegion(null, base, Page.SIZE);
         owner = new ThreadHeap(Thread.currentThread());
     }
 
     @AfterEach
     void unmap() {
+        region.removePages();
         OS.unmap(base, Page.SIZE);
     }
 
@@ -52,7 +53,7 @@ class PageTest {
         assertThat(page.isOwnedByCurrentThread()).isTrue();
         long previous = base - size;
         for (int i = 0; i < page.capacity; i++) {
-            long block = page.allocate(size);
+            long block = page.allocateAny(size);
             if (block != previous + size) { // one assertion a block would be slow; a mismatch fails below
                 assertThat(block).as("block %d", i).isEqualTo(previous + size);
             }
@@ -61,8 +62,8 @@ class PageTest {
         assertThat(previous + size).as("the end of the last block").isLessThanOrEqualTo(base + Page.SIZE);
         assertThat(page.isFull()).isTrue();
         assertThat(page.used).isEqualTo(page.capacity);
-        assertThat(page.allocate(1)).as("a full page").isZero();
-        assertThat(page.allocate(size)).as("still full").isZero();
+        assertThat(page.allocateAny(1)).as("a full page").isZero();
+        assertThat(page.allocateAny(size)).as("still full").isZero();
         assertThat(page.inconsistency()).isNull();
     }
 
@@ -80,18 +81,19 @@ class PageTest {
             }
         }
         assertThat(wrong).isEmpty();
-        long end = (long) page.capacity * size;
-        for (long outside : new long[] {-1, -size, -Page.SIZE, end, end + size, Page.SIZE, Page.SIZE + size,
-            2 * Page.SIZE, Long.MIN_VALUE / 2, Long.MAX_VALUE / 2}) {
-            assertThat(page.indexOf(base + outside)).as("offset %d", outside).isEqualTo(-1);
+        // An address outside the page never gets to indexOf: the page map, which frees go through, gives another
+        // page for it, or none.
+        for (long outside : new long[] {-1, -size, -Page.SIZE, Page.SIZE, Page.SIZE + size, 2 * Page.SIZE,
+            Long.MIN_VALUE / 2, Long.MAX_VALUE / 2}) {
+            assertThat(PageMap.find(base + outside)).as("offset %d", outside).isNotSameAs(page);
         }
     }
 
     @Test
     void aLocalFreeOfAFreeBlockIsRefusedAndChangesNothing() {
         Page page = region.carve(SizeClasses.of(64), owner);
-        long first = page.allocate(64);
-        long second = page.allocate(50);
+        long first = page.allocateAny(64);
+        long second = page.allocateAny(50);
         assertThat(page.freeLocal(page.indexOf(first))).isTrue();
 
         assertThat(page.freeLocal(page.indexOf(first))).as("freed already").isFalse();
@@ -102,8 +104,8 @@ class PageTest {
         assertThat(page.inconsistency()).isNull();
         assertThat(page.isLive(page.indexOf(second))).isTrue();
         assertThat(page.requested(page.indexOf(second))).isEqualTo(50);
-        assertThat(page.allocate(64)).as("the freed block, once").isEqualTo(first);
-        assertThat(page.allocate(64)).as("then the next one never handed out").isEqualTo(second + 64);
+        assertThat(page.allocateAny(64)).as("the freed block, once").isEqualTo(first);
+        assertThat(page.allocateAny(64)).as("then the next one never handed out").isEqualTo(second + 64);
     }
 
     @Test
@@ -111,7 +113,7 @@ class PageTest {
         Page page = region.carve(SizeClasses.of(64), owner);
         List<Long> blocks = new ArrayList<>();
         while (!page.isFull()) {
-            blocks.add(page.allocate(64));
+            blocks.add(page.allocateAny(64));
         }
         // Across words of the bitmaps: the first block, one in the second word, the last.
         long[] freed = {blocks.get(3), blocks.get(70), blocks.getLast()};
@@ -126,7 +128,7 @@ class PageTest {
             assertThat(page.freeLocal(index)).as("a local free of it").isFalse();
         }
         assertThat(page.used).as("not collected yet").isEqualTo(page.capacity);
-        assertThat(page.allocate(64)).as("nothing to hand out before the collection").isZero();
+        assertThat(page.allocateAny(64)).as("nothing to hand out before the collection").isZero();
         assertThat(page.inconsistency()).isNull();
 
         assertThat(page.collectRemote()).as("no race").isZero();
@@ -135,10 +137,10 @@ class PageTest {
         assertThat(page.used).isEqualTo(page.capacity - freed.length);
         assertThat(page.inconsistency()).isNull();
         for (long block : freed) {
-            assertThat(page.allocate(64)).isEqualTo(block);
+            assertThat(page.allocateAny(64)).isEqualTo(block);
             assertThat(page.isLive(page.indexOf(block))).isTrue();
         }
-        assertThat(page.allocate(64)).isZero();
+        assertThat(page.allocateAny(64)).isZero();
         assertThat(page.collectRemote()).as("a second collection finds nothing").isZero();
         assertThat(page.used).isEqualTo(page.capacity);
     }
@@ -146,7 +148,7 @@ class PageTest {
     @Test
     void aRemoteFreeOfABlockTheOwnerFreedOrNeverHandedOutIsRefused() {
         Page page = region.carve(SizeClasses.of(32), owner);
-        long block = page.allocate(32);
+        long block = page.allocateAny(32);
         page.freeLocal(page.indexOf(block));
 
         assertThatThrownBy(() -> page.freeRemote(page.indexOf(block), block))
@@ -160,8 +162,8 @@ class PageTest {
     @Test
     void theFirstRemoteFreeSinceTheLastCollectionIsTheOneToTellTheOwner() {
         Page page = region.carve(SizeClasses.of(16), owner);
-        long a = page.allocate(16);
-        long b = page.allocate(16);
+        long a = page.allocateAny(16);
+        long b = page.allocateAny(16);
         page.freeRemote(page.indexOf(a), a);
         assertThat(page.claimTelling()).isTrue();
         page.freeRemote(page.indexOf(b), b);
@@ -179,7 +181,7 @@ class PageTest {
         assertThat(page.inconsistency()).as("fresh").isNull();
         List<Long> blocks = new ArrayList<>();
         while (!page.isFull()) {
-            blocks.add(page.allocate(1000));
+            blocks.add(page.allocateAny(1000));
             assertThat(page.inconsistency()).as("%d blocks", blocks.size()).isNull();
         }
         for (int i = 0; i < blocks.size(); i += 2) {
@@ -195,34 +197,51 @@ class PageTest {
     }
 
     @Test
-    void freshBlocksAreCleanAndARecycledOneIsDirty() {
+    void freshBlocksAreCleanAndAFreedOneIsDirtyUntilTheOwnerSaysItZeroedIt() {
         Page page = region.carve(SizeClasses.of(128), owner);
         List<Long> blocks = new ArrayList<>();
         for (int i = 0; i < 5; i++) {
-            blocks.add(page.allocate(128));
-            assertThat(page.wasDirty()).as("fresh block %d", i).isFalse();
+            blocks.add(page.allocateClean(128));
         }
+        assertThat(blocks).as("fresh blocks are clean, lowest first").containsExactly(base, base + 128, base + 256,
+                base + 384, base + 512);
+        assertThat(page.dirtyWord()).as("nothing freed yet").isEqualTo(-1);
         page.freeLocal(page.indexOf(blocks.get(2)));
         page.freeLocal(page.indexOf(blocks.get(4)));
 
-        assertThat(page.allocate(100)).isEqualTo(blocks.get(2));
-        assertThat(page.wasDirty()).as("a recycled block").isTrue();
-        assertThat(page.allocate(100)).isEqualTo(blocks.get(4));
-        assertThat(page.wasDirty()).as("the last block handed out, recycled").isTrue();
-        assertThat(page.allocate(100)).isEqualTo(blocks.get(4) + 128);
-        assertThat(page.wasDirty()).as("the next block never handed out").isFalse();
+        assertThat(page.allocateClean(100)).as("a clean allocation skips the dirty blocks").isEqualTo(base + 640);
+        assertThat(page.dirtyWord()).isZero();
+        assertThat(page.dirtyBits(0)).isEqualTo((1L << 2) | (1L << 4));
+        assertThat(page.allocateAny(100)).as("an uninitialized one takes a dirty block first")
+                .isEqualTo(blocks.get(2));
+
+        page.cleaned(0, 1L << 4);
+        assertThat(page.dirtyWord()).isEqualTo(-1);
+        assertThat(page.allocateClean(100)).as("the block said to be zeroed, lowest clean first")
+                .isEqualTo(blocks.get(4));
 
         long remote = blocks.get(0);
         page.freeRemote(page.indexOf(remote), remote);
         page.collectRemote();
-        assertThat(page.allocate(128)).isEqualTo(remote);
-        assertThat(page.wasDirty()).as("a block freed remotely, collected and handed out again").isTrue();
+        assertThat(page.dirtyBits(0)).as("a block freed remotely comes back dirty").isEqualTo(1L);
+        assertThat(page.allocateAny(128)).isEqualTo(remote);
+        assertThat(page.inconsistency()).isNull();
     }
 
     @Test
-    void aPageCarvedInASlotThatHeldOneReportsEveryBlockDirty() {
+    void anUninitializedAllocationTakesCleanBlocksOnceNoDirtyOneIsLeft() {
+        Page page = region.carve(SizeClasses.of(1024), owner);
+        long first = page.allocateAny(1024);
+        assertThat(first).as("a fresh page has only clean blocks").isEqualTo(base);
+        page.freeLocal(0);
+        assertThat(page.allocateAny(1024)).isEqualTo(first);
+        assertThat(page.allocateAny(1024)).isEqualTo(base + 1024);
+    }
+
+    @Test
+    void aPageCarvedInASlotThatHeldOneHasEveryBlockDirty() {
         Page first = region.carve(SizeClasses.of(256), owner);
-        first.allocate(256);
+        first.allocateAny(256);
         first.freeLocal(0);
         region.release(first);
 
@@ -230,14 +249,10 @@ class PageTest {
 
         assertThat(again).isNotSameAs(first);
         assertThat(again.base).as("the same slot").isEqualTo(first.base);
-        int clean = 0;
-        for (int i = 0; i < again.capacity; i++) {
-            assertThat(again.allocate(48)).isNotZero();
-            if (!again.wasDirty()) {
-                clean++;
-            }
-        }
-        assertThat(clean).as("blocks said to read as zero in a slot that held a page").isZero();
+        assertThat(again.allocateClean(48)).as("no block said to read as zero in a slot that held a page").isZero();
+        assertThat(again.dirtyWord()).isZero();
+        assertThat(again.dirtyBits(0)).isEqualTo(-1L);
+        assertThat(again.allocateAny(48)).isEqualTo(base);
         assertThat(region.carve(0, owner)).as("the only slot is taken").isNull();
     }
 }
