@@ -5,9 +5,10 @@ import io.memalloc.internal.heap.LargeBlocks.LargeBlock;
 import io.memalloc.internal.os.AddressSpace;
 import io.memalloc.internal.os.OsMemory;
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 
 /**
@@ -42,6 +43,15 @@ import java.util.function.Function;
  */
 public final class Heap {
     private static final System.Logger LOG = System.getLogger("io.memalloc.MemAlloc");
+    private static final VarHandle CLOSED;
+
+    static {
+        try {
+            CLOSED = MethodHandles.lookup().findVarHandle(Heap.class, "closed", boolean.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
     /** Stands for the stripe of a large block's own mapping, which has none, in events. */
     private static final int NO_STRIPE = -1;
     /** The stripe events name for a region of small-block pages, which belongs to no stripe. */
@@ -72,7 +82,8 @@ public final class Heap {
     private final LargeBlocks large = new LargeBlocks();
     private final SpareMappings spares;
     private final Mappings mappings;
-    private final AtomicBoolean closed = new AtomicBoolean();
+    /** Set once, by {@link #close}: a field, not an AtomicBoolean, so that the allocation's check is one load. */
+    private volatile boolean closed;
     /** The small-block engine; null in a hardened heap, whose small blocks are the stripes'. */
     private final SmallBlocks small;
 
@@ -194,7 +205,7 @@ public final class Heap {
         Region unused = null;
         stripe.lock.lock();
         try {
-            if (!closed.get()) {
+            if (!closed) {
                 stripe.addRegion(region);
                 payload = stripe.allocate(byteSize, blockSize, alignment, zero);
                 assert payload != 0 : "a fresh region must hold a block of " + blockSize;
@@ -263,7 +274,7 @@ public final class Heap {
                     alignment, byteSize + tail);
             large.add(block);
         }
-        if (closed.get()) {
+        if (closed) {
             throw closedMeanwhile(block);
         }
         large.countAllocated();
@@ -617,7 +628,7 @@ public final class Heap {
         stripe.lock.lock();
         try {
             // Checked again: the old block is read only while this lock keeps its region mapped.
-            live = !closed.get() && !region.released && region.isLive(address);
+            live = !closed && !region.released && region.isLive(address);
             if (live) {
                 long header = Block.header(Block.ofPayload(address));
                 if (hardening != null) { // and its header, once more
@@ -671,7 +682,7 @@ public final class Heap {
         try {
             copyIntoLiveBlock(address, moved, Math.min(small.byteSize(page, address), newByteSize));
         } catch (IllegalArgumentException | IllegalStateException e) { // freed, or closed, meanwhile
-            if (!closed.get()) {
+            if (!closed) {
                 free(moved);
             }
             throw e;
@@ -802,7 +813,7 @@ public final class Heap {
     /** Puts a claimed large block back, or unmaps it when the heap closed meanwhile (close did not see it). */
     private void putBack(LargeBlock block) {
         block.setState(LargeBlock.LIVE);
-        if (closed.get()) {
+        if (closed) {
             throw closedMeanwhile(block);
         }
     }
@@ -1008,7 +1019,7 @@ public final class Heap {
      *                               the statistics still)
      */
     public boolean close() {
-        if (!closed.compareAndSet(false, true)) {
+        if (!CLOSED.compareAndSet(this, false, true)) {
             return false;
         }
         Failures failures = new Failures();
@@ -1118,7 +1129,7 @@ public final class Heap {
     }
 
     public boolean isClosed() {
-        return closed.get();
+        return closed;
     }
 
     /** Whether blocks carry canaries and freed ones are poisoned and quarantined. */
@@ -1204,7 +1215,7 @@ public final class Heap {
     }
 
     private void checkOpen() {
-        if (closed.get()) {
+        if (closed) {
             throw closedException();
         }
     }

@@ -72,6 +72,9 @@ final class Page {
     final int capacity;
     /** {@code ceil(2^32 / blockSize)}: the index of a block is {@code (offset * reciprocal) >>> 32}, no division. */
     private final long reciprocal;
+    /** The words of a bitmap: {@code ceil(capacity / 64)}. */
+    private final int words;
+    /** With one more word, always 0, where a cursor rests when no word has a bit: no test of the bound first. */
     private final long[] dirty;
     private final long[] clean;
     /**
@@ -131,8 +134,9 @@ final class Page {
         this.capacity = (int) (SIZE / blockSize);
         this.reciprocal = (1L << 32) / blockSize + 1;
         int words = (capacity + 63) >>> 6;
-        this.dirty = new long[words];
-        this.clean = new long[words];
+        this.words = words;
+        this.dirty = new long[words + 1];
+        this.clean = new long[words + 1];
         this.remote = new long[words + 2 * PAD];
         this.slack = new byte[capacity];
         long[] free = zeroed ? clean : dirty;
@@ -170,7 +174,7 @@ final class Page {
      */
     long allocateClean(long byteSize) {
         int w = cleanCursor;
-        long bits = w < clean.length ? clean[w] : 0;
+        long bits = clean[w];
         if (bits == 0) {
             return allocateCleanFurther(byteSize); // out of line: the loop would make every caller's code bigger
         }
@@ -186,7 +190,7 @@ final class Page {
      */
     long allocateAny(long byteSize) {
         int w = dirtyCursor;
-        long bits = w < dirty.length ? dirty[w] : 0;
+        long bits = dirty[w];
         if (bits == 0) {
             return allocateAnyFurther(byteSize);
         }
@@ -196,18 +200,18 @@ final class Page {
 
     private long allocateCleanFurther(long byteSize) {
         cleanCursor = firstWordWithBits(clean, cleanCursor);
-        return cleanCursor < clean.length ? allocateClean(byteSize) : 0;
+        return cleanCursor < words ? allocateClean(byteSize) : 0;
     }
 
     private long allocateAnyFurther(long byteSize) {
         dirtyCursor = firstWordWithBits(dirty, dirtyCursor);
-        return dirtyCursor < dirty.length ? allocateAny(byteSize) : allocateClean(byteSize);
+        return dirtyCursor < words ? allocateAny(byteSize) : allocateClean(byteSize);
     }
 
-    /** The first word of {@code bits} at or after {@code from} with a bit set, or its length when none has. */
-    private static int firstWordWithBits(long[] bits, int from) {
+    /** The first word of {@code bits} at or after {@code from} with a bit set, or {@link #words} when none has. */
+    private int firstWordWithBits(long[] bits, int from) {
         int w = from;
-        while (w < bits.length && bits[w] == 0) {
+        while (w < words && bits[w] == 0) {
             w++;
         }
         return w;
@@ -227,7 +231,7 @@ final class Page {
      */
     int dirtyWord() {
         dirtyCursor = firstWordWithBits(dirty, dirtyCursor);
-        return dirtyCursor < dirty.length ? dirtyCursor : -1;
+        return dirtyCursor < words ? dirtyCursor : -1;
     }
 
     /** The free dirty blocks of word {@code w}: bit {@code i} is block {@code 64 * w + i}. */
@@ -356,7 +360,7 @@ final class Page {
      */
     long collectRemote() {
         long conflict = 0;
-        for (int w = 0; w < dirty.length; w++) {
+        for (int w = 0; w < words; w++) {
             if (remote[PAD + w] == 0) {
                 continue;
             }
@@ -399,7 +403,7 @@ final class Page {
     String inconsistency() {
         int freeBits = 0;
         int remoteBits = 0;
-        for (int w = 0; w < dirty.length; w++) {
+        for (int w = 0; w < words; w++) {
             freeBits += Long.bitCount(dirty[w] | clean[w]);
             remoteBits += Long.bitCount(remote[PAD + w]);
             if ((dirty[w] & clean[w]) != 0) {

@@ -49,6 +49,8 @@ final class SmallBlocks {
     private final String name;
     private final PageRegions regions;
     private final ThreadHeaps threads;
+    /** {@link ThreadHeaps#slots}, kept here: the allocation's chain of loads is one shorter. */
+    private final ThreadHeap[] slots;
     private final MemorySegment memory;
     private final boolean keepEmptyPage;
     /** Unmaps a region its last page left; throws when the OS refuses (the mapping is then owed). */
@@ -72,6 +74,7 @@ final class SmallBlocks {
             abandoned.add(new ConcurrentLinkedQueue<>());
         }
         this.threads = new ThreadHeaps(sharedHeaps, this::abandon);
+        this.slots = threads.slots;
     }
 
     /** The page of this engine that holds {@code address}, or null: no lock, no native memory read. */
@@ -86,7 +89,10 @@ final class SmallBlocks {
      * @throws OutOfMemoryError when a fresh page needs a mapping the heap cannot make
      */
     long allocate(int sizeClass, long byteSize, boolean zero) {
-        ThreadHeap heap = threads.ofPlatformThread();
+        ThreadHeap heap = ThreadHeaps.inSlot(slots, Thread.currentThread());
+        if (heap == null) {
+            heap = threads.ofPlatformThread();
+        }
         if (heap == null) {
             return allocateShared(sizeClass, byteSize, zero);
         }
@@ -156,6 +162,10 @@ final class SmallBlocks {
     }
 
     private long allocateSlow(ThreadHeap heap, int sizeClass, long byteSize, boolean zero) {
+        Page current = heap.current[sizeClass];
+        if (zero && current != null && zeroDirtyBlocks(current)) { // the common case: only the zeroing was due
+            return current.allocateClean(byteSize);
+        }
         if (closed.get()) {
             throw Heap.closedException();
         }

@@ -29,7 +29,8 @@ final class ThreadHeaps {
     private static final List<WeakReference<ThreadHeaps>> WATCHED = new CopyOnWriteArrayList<>();
     private static Thread reaper;
 
-    private final ThreadHeap[] slots = new ThreadHeap[SLOTS];
+    /** A platform thread's heap, at the thread's {@link #slot}, unless another thread's took it first. */
+    final ThreadHeap[] slots = new ThreadHeap[SLOTS];
     private final ThreadLocal<ThreadHeap> local = ThreadLocal.withInitial(this::register);
     private final ThreadHeap[] shared;
     private final ReentrantLock lock = new ReentrantLock();
@@ -48,11 +49,20 @@ final class ThreadHeaps {
         watch(watched);
     }
 
+    /**
+     * The heap of {@code thread} in {@code slots} (a {@link #slots} the caller keeps, one load nearer than this
+     * object), or null when its slot holds another's: then {@link #ofPlatformThread} finds it.
+     */
+    static ThreadHeap inSlot(ThreadHeap[] slots, Thread thread) {
+        ThreadHeap heap = slots[slot(thread)];
+        return heap != null && heap.thread == thread ? heap : null;
+    }
+
     /** The calling platform thread's heap, made on first use; null for a virtual thread. */
     ThreadHeap ofPlatformThread() {
         Thread thread = Thread.currentThread();
-        ThreadHeap heap = slots[slot(thread)];
-        if (heap != null && heap.thread == thread) {
+        ThreadHeap heap = inSlot(slots, thread);
+        if (heap != null) {
             return heap;
         }
         return thread.isVirtual() ? null : local.get();
@@ -60,9 +70,7 @@ final class ThreadHeaps {
 
     /** The calling thread's heap if it has one: a thread that only frees gets none, and so keeps no page. */
     ThreadHeap existing() {
-        Thread thread = Thread.currentThread();
-        ThreadHeap heap = slots[slot(thread)];
-        return heap != null && heap.thread == thread ? heap : null;
+        return inSlot(slots, Thread.currentThread());
     }
 
     /**
