@@ -16,13 +16,15 @@ import java.util.function.Consumer;
  * (mimalloc's design, on the JVM).
  *
  * <pre>
- *  allocate ──> the thread's current page of the class ──(none free)──> slow path:
+ *  allocate ──> the thread's current page of the class: a clean block (zeroed allocation), or a dirty then a
+ *               clean one (uninitialized) ──(none)──> slow path:
+ *                 0. zeroed, and the page has dirty blocks: zero a batch of them ({@link #zeroDirtyBlocks})
  *                 1. collect the pages other threads freed into (the thread heap's delayed stack)
  *                 2. a listed page of the class with free blocks
  *                 3. an abandoned page of the class (its thread ended), adopted
  *                 4. a fresh page from {@link PageRegions}
- *  free     ──> region table ──> page ──> block index (no native memory read)
- *                 owner:  set the free bit (plain store)
+ *  free     ──> {@link PageMap} ──> page (of this heap?) ──> block index (no native memory read)
+ *                 owner:  set the dirty bit (plain store)
  *                 other:  atomic OR of the remote bit; the first since the owner's last look pushes the page on
  *                         the owner's delayed stack, or, when the page is abandoned, collects it at once
  * </pre>
