@@ -166,6 +166,11 @@ final class Page {
         return ownerThread == Thread.currentThread();
     }
 
+    /** Whether {@code thread}, the calling thread, is the platform thread that owns this page. */
+    boolean isOwnedBy(Thread thread) {
+        return ownerThread == thread;
+    }
+
     /**
      * Takes a free block that reads as zero for a request of {@code byteSize} bytes (at most {@link #blockSize});
      * owner only.

@@ -51,8 +51,8 @@ final class SmallBlocks {
     private final String name;
     private final PageRegions regions;
     private final ThreadHeaps threads;
-    /** {@link ThreadHeaps#slots}, kept here: the allocation's chain of loads is one shorter. */
-    private final ThreadHeap[] slots;
+    /** {@link ThreadHeaps#currents}, kept here: the allocation's chain of loads is one shorter. */
+    private final Page[] currents;
     private final MemorySegment memory;
     private final boolean keepEmptyPage;
     /** Unmaps a region its last page left; throws when the OS refuses (the mapping is then owed). */
@@ -76,7 +76,7 @@ final class SmallBlocks {
             abandoned.add(new ConcurrentLinkedQueue<>());
         }
         this.threads = new ThreadHeaps(sharedHeaps, this::abandon);
-        this.slots = threads.slots;
+        this.currents = threads.currents;
     }
 
     /** The page of this engine that holds {@code address}, or null: no lock, no native memory read. */
@@ -91,10 +91,22 @@ final class SmallBlocks {
      * @throws OutOfMemoryError when a fresh page needs a mapping the heap cannot make
      */
     long allocate(int sizeClass, long byteSize, boolean zero) {
-        ThreadHeap heap = ThreadHeaps.inSlot(slots, Thread.currentThread());
-        if (heap == null) {
-            heap = threads.ofPlatformThread();
+        // The thread's current page straight from its slot's part of the table, without its heap: a page the
+        // thread does not own there (its slot is another thread's, or it is virtual) sends it the long way.
+        Thread thread = Thread.currentThread();
+        Page page = currents[ThreadHeaps.currentIndex(thread, sizeClass)];
+        if (page != null && page.isOwnedBy(thread)) {
+            long address = zero ? page.allocateClean(byteSize) : page.allocateAny(byteSize);
+            if (address != 0) {
+                return address;
+            }
         }
+        return allocateFromHeap(sizeClass, byteSize, zero);
+    }
+
+    /** {@link #allocate} once the thread's heap must be found: out of line, as the rest of the slow path. */
+    private long allocateFromHeap(int sizeClass, long byteSize, boolean zero) {
+        ThreadHeap heap = threads.ofPlatformThread();
         if (heap == null) {
             return allocateShared(sizeClass, byteSize, zero);
         }
@@ -164,7 +176,7 @@ final class SmallBlocks {
     }
 
     private long allocateSlow(ThreadHeap heap, int sizeClass, long byteSize, boolean zero) {
-        Page current = heap.current[sizeClass];
+        Page current = heap.current(sizeClass);
         if (zero && current != null && zeroDirtyBlocks(current)) { // the common case: only the zeroing was due
             return current.allocateClean(byteSize);
         }
@@ -178,7 +190,7 @@ final class SmallBlocks {
         }
         collectDelayed(heap, emptied);
         emptied.forEach(unmapOrWarn); // the allocation must not fail for it
-        long address = take(heap.current[sizeClass], byteSize, zero);
+        long address = take(heap.current(sizeClass), byteSize, zero);
         if (address != 0) {
             return address;
         }
@@ -283,7 +295,7 @@ final class SmallBlocks {
      * @return the region that left the heap with it, for the caller to unmap, or null
      */
     private PageRegion emptied(ThreadHeap heap, Page page) {
-        if (keepEmptyPage && heap.current[page.sizeClass] == page) {
+        if (keepEmptyPage && heap.current(page.sizeClass) == page) {
             Page kept = heap.keep(page);
             if (kept == null || kept.used > 0) {
                 return null;

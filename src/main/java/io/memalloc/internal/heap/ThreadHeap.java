@@ -10,7 +10,7 @@ import java.util.List;
  * free blocks, and the stack where other threads leave the pages they freed into.
  *
  * <pre>
- *  class c:  current[c] ──> page (allocate: lowest free bit)      withRoom[c]: pages with free blocks, next in line
+ *  class c:  current[at + c] ──> page (allocate: lowest free bit) withRoom[c]: pages with free blocks, next in line
  *  pages:    every page owned, whatever its class or fill         delayed:     pages other threads freed into
  * </pre>
  *
@@ -35,7 +35,13 @@ final class ThreadHeap {
 
     /** The platform thread that owns this heap; null for one of the heaps virtual threads share. */
     final Thread thread;
-    final Page[] current = new Page[SizeClasses.COUNT];
+    /**
+     * The current page of class {@code c} is {@code current[at + c]}: for a heap with a slot, the thread's part of
+     * its engine's {@link ThreadHeaps#currents}, which the allocation reads without finding the heap first; else an
+     * array of its own.
+     */
+    private final Page[] current;
+    private final int at;
     private final List<List<Page>> withRoom = new ArrayList<>(SizeClasses.COUNT);
     /** Every page owned; a page's {@link Page#ownerIndex} is its index here. */
     private final List<Page> pages = new ArrayList<>();
@@ -50,8 +56,16 @@ final class ThreadHeap {
     @SuppressWarnings("unused") // through CLAIMED
     private volatile boolean claimed;
 
+    /** A heap whose current pages are its own. */
     ThreadHeap(Thread thread) {
+        this(thread, new Page[SizeClasses.COUNT], 0);
+    }
+
+    /** A heap whose current pages are {@code current[at]} to {@code current[at + SizeClasses.COUNT - 1]}. */
+    ThreadHeap(Thread thread, Page[] current, int at) {
         this.thread = thread;
+        this.current = current;
+        this.at = at;
         for (int c = 0; c < SizeClasses.COUNT; c++) {
             withRoom.add(new ArrayList<>());
         }
@@ -62,7 +76,7 @@ final class ThreadHeap {
      * there is no current page, or it has no such block free.
      */
     long allocate(int sizeClass, long byteSize, boolean zero) {
-        Page page = current[sizeClass];
+        Page page = current[at + sizeClass];
         if (page == null) {
             return 0;
         }
@@ -71,10 +85,15 @@ final class ThreadHeap {
 
     /** Makes {@code page} the one its class allocates from; the one it replaces is no longer kept. */
     void makeCurrent(Page page) {
-        if (kept != null && kept == current[page.sizeClass]) {
+        if (kept != null && kept == current(page.sizeClass)) {
             unkeep();
         }
-        current[page.sizeClass] = page;
+        current[at + page.sizeClass] = page;
+    }
+
+    /** The page class {@code sizeClass} allocates from, or null. */
+    Page current(int sizeClass) {
+        return current[at + sizeClass];
     }
 
     /** Keeps {@code page}, an emptied current page; returns the page kept before, which is no longer, or null. */
@@ -107,14 +126,14 @@ final class ThreadHeap {
             pages.set(page.ownerIndex, last);
             last.ownerIndex = page.ownerIndex;
         }
-        if (current[page.sizeClass] == page) {
-            current[page.sizeClass] = null;
+        if (current(page.sizeClass) == page) {
+            current[at + page.sizeClass] = null;
         }
     }
 
     /** Lists a page that has free blocks again, to be allocated from once the current one is full. */
     void list(Page page) {
-        if (!page.listed && current[page.sizeClass] != page) {
+        if (!page.listed && current(page.sizeClass) != page) {
             page.listed = true;
             withRoom.get(page.sizeClass).add(page);
         }
@@ -145,7 +164,7 @@ final class ThreadHeap {
         }
         pages.clear();
         for (int c = 0; c < SizeClasses.COUNT; c++) {
-            current[c] = null;
+            current[at + c] = null;
             withRoom.get(c).clear();
         }
     }

@@ -12,6 +12,8 @@ import java.util.function.Consumer;
  *
  * <pre>
  *  platform thread ──> slots[id % 256] (its own heap?) ──no──> ThreadLocal ──none──> a new heap, registered
+ *                      (the heap in a slot keeps its current pages in the slot's part of currents[], where the
+ *                      allocation finds them without the heap)
  *  virtual thread  ──> one of the shared heaps, claimed by CAS for one operation (millions of virtual threads
  *                      must not keep pages each); one that finds them all claimed yields its carrier
  *  a thread ended  ──> found by the reaper (every {@value #REAP_INTERVAL_MILLIS} ms, and by trim and each new
@@ -25,12 +27,16 @@ final class ThreadHeaps {
     static final long REAP_INTERVAL_MILLIS = 100;
     private static final System.Logger LOG = System.getLogger("io.memalloc.MemAlloc");
     private static final int SLOTS = 256;
+    /** Entries of {@link #currents} a slot has: at least {@link SizeClasses#COUNT}, a power of two. */
+    private static final int SLOT_SHIFT = 5;
     /** Every engine whose dead threads the reaper looks for; weak, so that an allocator never closed can go. */
     private static final List<WeakReference<ThreadHeaps>> WATCHED = new CopyOnWriteArrayList<>();
     private static Thread reaper;
 
     /** A platform thread's heap, at the thread's {@link #slot}, unless another thread's took it first. */
-    final ThreadHeap[] slots = new ThreadHeap[SLOTS];
+    private final ThreadHeap[] slots = new ThreadHeap[SLOTS];
+    /** The current pages of the heaps in {@link #slots}: the heap in slot s keeps class c's at {@link #currentIndex}. */
+    final Page[] currents = new Page[SLOTS << SLOT_SHIFT];
     private final ThreadLocal<ThreadHeap> local = ThreadLocal.withInitial(this::register);
     private final ThreadHeap[] shared;
     private final ReentrantLock lock = new ReentrantLock();
@@ -49,19 +55,15 @@ final class ThreadHeaps {
         watch(watched);
     }
 
-    /**
-     * The heap of {@code thread} in {@code slots} (a {@link #slots} the caller keeps, one load nearer than this
-     * object), or null when its slot holds another's: then {@link #ofPlatformThread} finds it.
-     */
-    static ThreadHeap inSlot(ThreadHeap[] slots, Thread thread) {
-        ThreadHeap heap = slots[slot(thread)];
-        return heap != null && heap.thread == thread ? heap : null;
+    /** Where in {@link #currents} the heap in {@code thread}'s slot keeps its current page of {@code sizeClass}. */
+    static int currentIndex(Thread thread, int sizeClass) {
+        return (slot(thread) << SLOT_SHIFT) + sizeClass;
     }
 
     /** The calling platform thread's heap, made on first use; null for a virtual thread. */
     ThreadHeap ofPlatformThread() {
         Thread thread = Thread.currentThread();
-        ThreadHeap heap = inSlot(slots, thread);
+        ThreadHeap heap = existing();
         if (heap != null) {
             return heap;
         }
@@ -70,7 +72,9 @@ final class ThreadHeaps {
 
     /** The calling thread's heap if it has one: a thread that only frees gets none, and so keeps no page. */
     ThreadHeap existing() {
-        return inSlot(slots, Thread.currentThread());
+        Thread thread = Thread.currentThread();
+        ThreadHeap heap = slots[slot(thread)];
+        return heap != null && heap.thread == thread ? heap : null;
     }
 
     /**
@@ -100,15 +104,17 @@ final class ThreadHeaps {
     private ThreadHeap register() {
         Thread thread = Thread.currentThread();
         reapDead(); // threads come and go (pools retire idle workers): a new one is the moment to look
-        ThreadHeap heap = new ThreadHeap(thread);
+        ThreadHeap heap;
         lock.lock();
         try {
-            platform.add(heap);
             int slot = slot(thread);
-            ThreadHeap other = slots[slot];
-            if (other == null || !other.thread.isAlive()) {
+            if (slots[slot] == null) { // a dead thread's heap keeps its slot until it has been abandoned
+                heap = new ThreadHeap(thread, currents, slot << SLOT_SHIFT);
                 slots[slot] = heap;
+            } else {
+                heap = new ThreadHeap(thread);
             }
+            platform.add(heap);
         } finally {
             lock.unlock();
         }
@@ -128,10 +134,6 @@ final class ThreadHeaps {
                 ThreadHeap heap = platform.get(i);
                 if (!heap.thread.isAlive()) { // after the thread's last store to its heap
                     platform.remove(i);
-                    int slot = slot(heap.thread);
-                    if (slots[slot] == heap) {
-                        slots[slot] = null;
-                    }
                     dead.add(heap);
                 }
             }
@@ -140,6 +142,18 @@ final class ThreadHeaps {
         }
         for (ThreadHeap heap : dead) {
             abandon.accept(heap);
+        }
+        // Only now: abandoning clears the heap's part of currents, which a new heap in the slot would then own.
+        lock.lock();
+        try {
+            for (ThreadHeap heap : dead) {
+                int slot = slot(heap.thread);
+                if (slots[slot] == heap) {
+                    slots[slot] = null;
+                }
+            }
+        } finally {
+            lock.unlock();
         }
     }
 
