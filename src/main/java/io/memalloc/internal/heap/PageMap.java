@@ -28,6 +28,22 @@ final class PageMap {
     private static final int LEAF_SHIFT = 32;
     private static final int LEAF_PAGES = 1 << (LEAF_SHIFT - Page.SHIFT);
     private static final Page[][] ROOT = new Page[(int) (LIMIT >>> LEAF_SHIFT)][];
+    /**
+     * The leaf made last, with its index: read before the address is known, so that a find in that window (in most
+     * processes every page lies in one) waits for one load after the address, not two.
+     */
+    private static Hot hot = new Hot(-1, null);
+
+    /** Final fields: a racing find sees both of a pair, or the pair before. */
+    private static final class Hot {
+        final int index;
+        final Page[] leaf;
+
+        Hot(int index, Page[] leaf) {
+            this.index = index;
+            this.leaf = leaf;
+        }
+    }
 
     private PageMap() {}
 
@@ -36,7 +52,9 @@ final class PageMap {
         if (address >>> 48 != 0) {
             return null;
         }
-        Page[] leaf = ROOT[(int) (address >>> LEAF_SHIFT)];
+        Hot last = hot;
+        int index = (int) (address >>> LEAF_SHIFT);
+        Page[] leaf = index == last.index ? last.leaf : ROOT[index];
         return leaf == null ? null : leaf[(int) (address >>> Page.SHIFT) & (LEAF_PAGES - 1)];
     }
 
@@ -52,6 +70,7 @@ final class PageMap {
         if (leaf == null) {
             leaf = new Page[LEAF_PAGES];
             ROOT[index] = leaf;
+            hot = new Hot(index, leaf);
         }
         leaf[slotOf(page.base)] = page;
     }
