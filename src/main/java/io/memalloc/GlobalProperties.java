@@ -46,11 +46,10 @@ record GlobalProperties(HeapConfig heapConfig, boolean managementBean, boolean l
     /** Reads the properties through {@code lookup} (the system properties, or a test's map). */
     static GlobalProperties read(Function<String, String> lookup) {
         HeapConfig defaults = HeapConfig.global();
-        long regionSize = size(lookup, "regionSize", defaults.regionSize(),
-                v -> Long.bitCount(v) == 1 && v >= HeapConfig.MIN_REGION_SIZE && v <= HeapConfig.MAX_REGION_SIZE,
+        long regionSize = size(lookup, "regionSize", defaults.regionSize(), HeapConfig::isRegionSize,
                 "a power of two from 64k to 256m");
-        int stripes = (int) count(lookup, "stripes", defaults.stripes(),
-                v -> Long.bitCount(v) == 1 && v <= HeapConfig.MAX_STRIPES, "a power of two from 1 to 1024");
+        int stripes = (int) count(lookup, "stripes", defaults.stripes(), HeapConfig::isStripeCount,
+                "a power of two from 1 to 1024");
         long maxMappedBytes = size(lookup, "maxMappedBytes", defaults.maxMappedBytes(), v -> v > 0,
                 "a size above 0, such as 512m");
         int cachedRegions = (int) count(lookup, "cachedRegions", defaults.cachedRegions(),

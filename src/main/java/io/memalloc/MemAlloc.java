@@ -5,6 +5,7 @@ import io.memalloc.internal.arena.ChunkPool;
 import io.memalloc.internal.event.FaultDetectedEvent;
 import io.memalloc.internal.event.LeakDetectedEvent;
 import io.memalloc.internal.event.TrimEvent;
+import io.memalloc.internal.heap.BlockSites;
 import io.memalloc.internal.heap.Heap;
 import io.memalloc.internal.heap.HeapConfig;
 import io.memalloc.internal.heap.HeapStats;
@@ -79,15 +80,15 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
     /** Whether arenas record where they are created, for the report of one that is never closed. */
     private final boolean recordSites;
     /** Where the live blocks were allocated, for the leak report at close; null unless recorded. */
-    private final Sites blockSites;
+    private final BlockSites blockSites;
 
     @SuppressWarnings("MustBeClosedChecker") // the arena lives as long as this allocator: close() closes it
     private MemAlloc(OsMemory os, HeapConfig config, boolean global, boolean registerBean, boolean recordSites) {
         this.recordSites = recordSites;
-        this.blockSites = recordSites && !global ? new Sites() : null; // the global one never closes to report
         this.arena = global ? null : Arena.ofShared();
         this.memory = global ? AddressSpace.all() : AddressSpace.all(arena);
         this.heap = new Heap(os, config, memory); // zeroes through memory: see Heap
+        this.blockSites = recordSites && !global ? new BlockSites(heap) : null; // the global one never closes
         this.chunkPool = new ChunkPool(heap, FIRST_CHUNK_SIZE, heap.isHardened() ? 0 : 2 * heap.stripeCount());
         ObjectName registered = null;
         if (registerBean) {
@@ -205,10 +206,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
 
     /** Records where the block at {@code address} was allocated, when sites are recorded; returns the address. */
     private long allocated(long address) {
-        if (blockSites != null) {
-            blockSites.allocated(address);
-        }
-        return address;
+        return blockSites == null ? address : blockSites.allocated(address);
     }
 
     /**
@@ -253,34 +251,13 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
     private void freeBlock(long address) {
         if (blockSites == null) {
             heap.free(address);
-            return;
-        }
-        // Forgotten before the block is free, so that the next owner's site, put once it has the block, stays.
-        Sites.Site site = blockSites.forget(address);
-        try {
-            heap.free(address);
-        } catch (IllegalArgumentException refused) { // refused before anything changed: the block is still live
-            blockSites.restore(address, site);
-            throw refused;
+        } else {
+            blockSites.free(address);
         }
     }
 
-    /** Reallocates, keeping the site of the block's first allocation when sites are recorded. */
     private long reallocateBlock(long address, long newByteSize) {
-        if (blockSites == null) {
-            return heap.reallocate(address, newByteSize);
-        }
-        // Forgotten before: a move frees the old address, which another thread may take and record at once.
-        Sites.Site site = blockSites.forget(address);
-        long moved;
-        try {
-            moved = heap.reallocate(address, newByteSize);
-        } catch (IllegalArgumentException | OutOfMemoryError refused) { // the block is left as it was
-            blockSites.restore(address, site);
-            throw refused;
-        }
-        blockSites.restore(moved, site);
-        return moved;
+        return blockSites == null ? heap.reallocate(address, newByteSize) : blockSites.reallocate(address, newByteSize);
     }
 
     /** Reports a segment refused by free or reallocate, then gives back the exception to throw. */
@@ -714,8 +691,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
          * @throws IllegalArgumentException if it is not a power of two from 64 KiB to 256 MiB
          */
         public Builder regionSize(long regionSize) {
-            if (Long.bitCount(regionSize) != 1 || regionSize < HeapConfig.MIN_REGION_SIZE
-                    || regionSize > HeapConfig.MAX_REGION_SIZE) {
+            if (!HeapConfig.isRegionSize(regionSize)) {
                 throw new IllegalArgumentException("regionSize " + regionSize
                         + " is not a power of two from 64 KiB to 256 MiB");
             }
@@ -731,7 +707,7 @@ public final class MemAlloc implements SegmentAllocator, AutoCloseable {
          * @throws IllegalArgumentException if it is not a power of two from 1 to 1024
          */
         public Builder stripes(int stripes) {
-            if (stripes < 1 || Integer.bitCount(stripes) != 1 || stripes > HeapConfig.MAX_STRIPES) {
+            if (!HeapConfig.isStripeCount(stripes)) {
                 throw new IllegalArgumentException("stripes " + stripes + " is not a power of two from 1 to "
                         + HeapConfig.MAX_STRIPES);
             }

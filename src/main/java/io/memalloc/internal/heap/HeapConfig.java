@@ -29,11 +29,11 @@ public record HeapConfig(String name, long regionSize, int stripes, long maxMapp
 
     public HeapConfig {
         Objects.requireNonNull(name, "name");
-        if (Long.bitCount(regionSize) != 1 || regionSize < MIN_REGION_SIZE || regionSize > MAX_REGION_SIZE) {
+        if (!isRegionSize(regionSize)) {
             throw new IllegalArgumentException("regionSize " + regionSize + " is not a power of two from "
                     + MIN_REGION_SIZE + " to " + MAX_REGION_SIZE);
         }
-        if (stripes < 1 || Integer.bitCount(stripes) != 1 || stripes > MAX_STRIPES) {
+        if (!isStripeCount(stripes)) {
             throw new IllegalArgumentException("stripes " + stripes + " is not a power of two from 1 to "
                     + MAX_STRIPES);
         }
@@ -49,6 +49,20 @@ public record HeapConfig(String name, long regionSize, int stripes, long maxMapp
         if (hardened && spareMappings > 0) {
             throw new IllegalArgumentException("a hardened heap has no spare mappings");
         }
+    }
+
+    /**
+     * Whether a heap can have regions of {@code regionSize} bytes: a power of two from {@link #MIN_REGION_SIZE} to
+     * {@link #MAX_REGION_SIZE}. The one statement of the rule: the builder and the system properties say it in their
+     * own words.
+     */
+    public static boolean isRegionSize(long regionSize) {
+        return Long.bitCount(regionSize) == 1 && regionSize >= MIN_REGION_SIZE && regionSize <= MAX_REGION_SIZE;
+    }
+
+    /** Whether a heap can have {@code stripes} stripes: a power of two from 1 to {@link #MAX_STRIPES}. */
+    public static boolean isStripeCount(long stripes) {
+        return Long.bitCount(stripes) == 1 && stripes <= MAX_STRIPES;
     }
 
     /** Two stripes per processor, rounded up to a power of two: enough that threads rarely wait for one another. */

@@ -1,20 +1,15 @@
 package io.memalloc.internal.heap;
 
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Where memory was handed out, for leak reports: recorded only when asked for ({@code memalloc.leakSites}, or
  * {@code MemAlloc.builder().leakSites(true)}), since taking a stack trace costs microseconds.
  *
  * <pre>
- *  live blocks:  address ──> Site(sequence, stack trace)     put by allocate, moved by reallocate, removed by free
+ *  live blocks:  address ──> Site, in {@link BlockSites}
  *  an arena:     one Site, kept by its LeakWatch
  * </pre>
  *
@@ -26,9 +21,6 @@ public final class Sites {
             "jdk.internal.");
     private static final Set<String> OWN_CLASSES = Set.of("io.memalloc.MemAlloc", "io.memalloc.MemArena");
 
-    private final Map<Long, Site> live = new ConcurrentHashMap<>();
-    private final AtomicLong sequence = new AtomicLong();
-
     /** Where something was made: a stack trace, with what it stands for as its message. */
     public static final class Site extends Throwable {
         private static final long serialVersionUID = 1;
@@ -39,7 +31,13 @@ public final class Sites {
             super(what);
             this.sequence = sequence;
         }
+
+        long sequence() {
+            return sequence;
+        }
     }
+
+    private Sites() {}
 
     /** {@return the call stack here, as the site of {@code what}} */
     public static Site here(String what) {
@@ -99,37 +97,5 @@ public final class Sites {
             }
         }
         return i;
-    }
-
-    /** Records that the block at {@code address} was handed out here. */
-    public void allocated(long address) {
-        live.put(address, new Site("block 0x" + Long.toHexString(address) + " allocated here",
-                sequence.incrementAndGet()));
-    }
-
-    /**
-     * Forgets the block at {@code address}, before it is freed or moved (after, another thread could have taken the
-     * address and recorded its own site); returns its site, or null.
-     */
-    public Site forget(long address) {
-        return live.remove(address);
-    }
-
-    /**
-     * Records {@code site} (from {@link #forget}) for the block at {@code address}: where a refused free left it, or
-     * where a reallocate moved it. An exception that leaves it unclear whether the block was freed (an unmap the OS
-     * refused afterwards) is not followed by this: a site missing from a report misleads less than a wrong one.
-     */
-    public void restore(long address, Site site) {
-        if (site != null) {
-            live.put(address, site);
-        }
-    }
-
-    /** {@return the sites of at most {@code count} live blocks, the oldest first} */
-    public List<Site> oldest(int count) {
-        List<Site> sites = new ArrayList<>(live.values());
-        sites.sort(Comparator.comparingLong(site -> site.sequence));
-        return sites.subList(0, Math.min(count, sites.size()));
     }
 }
