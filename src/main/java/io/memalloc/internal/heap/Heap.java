@@ -965,9 +965,14 @@ public final class Heap {
 
     /**
      * Counters summed over the stripes, each read under its lock, the large blocks and the small-block engine's
-     * thread heaps, read without a lock: exact when no other thread allocates or frees meanwhile.
+     * pages, read without a lock but not while the reaper gives back an ended thread's pages: exact when no other
+     * thread allocates or frees meanwhile.
      */
     public HeapStats stats() {
+        return small == null ? statsNow() : small.excludingReaper(this::statsNow);
+    }
+
+    private HeapStats statsNow() {
         long allocated = large.allocatedBytes();
         long allocations = large.allocations();
         long frees = large.frees();
@@ -1007,7 +1012,15 @@ public final class Heap {
     /** Checks every invariant of the heap; see {@link HeapVerifier}. */
     public void verify() {
         checkOpen();
-        new HeapVerifier(this).verify();
+        HeapVerifier verifier = new HeapVerifier(this);
+        if (small == null) {
+            verifier.verify();
+        } else {
+            small.excludingReaper(() -> {
+                verifier.verify();
+                return null;
+            });
+        }
     }
 
     /**

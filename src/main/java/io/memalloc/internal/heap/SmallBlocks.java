@@ -10,6 +10,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * The small-block engine: requests up to {@link SizeClasses#MAX_SIZE} bytes, served from pages that threads own
@@ -451,6 +452,11 @@ final class SmallBlocks {
     void close() {
         closed.set(true);
         threads.stopWatching();
+    }
+
+    /** {@link ThreadHeaps#excludingReaper}. */
+    <T> T excludingReaper(Supplier<T> action) {
+        return threads.excludingReaper(action);
     }
 
     /** {allocations, frees, allocated bytes}, the user's view. */

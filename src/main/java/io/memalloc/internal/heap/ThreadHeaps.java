@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * Which {@link ThreadHeap} is the calling thread's, and what happens to it when the thread ends.
@@ -40,6 +41,11 @@ final class ThreadHeaps {
     private final ThreadLocal<ThreadHeap> local = ThreadLocal.withInitial(this::register);
     private final ThreadHeap[] shared;
     private final ReentrantLock lock = new ReentrantLock();
+    /**
+     * Held while the heaps of ended threads are abandoned: their pages go back and their regions are unmapped in
+     * steps that a statistic or a verification must not see halfway ({@link #excludingReaper}).
+     */
+    private final ReentrantLock reaping = new ReentrantLock();
     /** The heaps of live platform threads, and of ended ones not reaped yet. Guarded by {@link #lock}. */
     private final List<ThreadHeap> platform = new ArrayList<>();
     private final Consumer<ThreadHeap> abandon;
@@ -127,6 +133,28 @@ final class ThreadHeaps {
 
     /** Hands the heaps of ended threads to the abandon action. */
     void reapDead() {
+        reaping.lock();
+        try {
+            reapDeadHeaps();
+        } finally {
+            reaping.unlock();
+        }
+    }
+
+    /**
+     * Runs {@code action} while no ended thread's heap is being abandoned: the reaper is a thread of the allocator's
+     * own, which the caller of {@code stats()} or {@code verifyHeap()} cannot keep quiet.
+     */
+    <T> T excludingReaper(Supplier<T> action) {
+        reaping.lock();
+        try {
+            return action.get();
+        } finally {
+            reaping.unlock();
+        }
+    }
+
+    private void reapDeadHeaps() {
         List<ThreadHeap> dead = new ArrayList<>();
         lock.lock();
         try {
