@@ -2,7 +2,6 @@ package io.memalloc;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -47,20 +46,8 @@ class ConcurrentModelPropertyTest {
     private static final long MAX_SIZE = 3 * REGION / 2;
     /** Worker w fills its blocks with bytes {@code 1 + w * PER_WORKER} to {@code (w + 1) * PER_WORKER}. */
     private static final int PER_WORKER = 10;
-    private static final int VALUES = WORKERS * PER_WORKER;
     /** How many of a thread's operations a failure lists, the last ones. */
     private static final int SHOWN = 12;
-
-    /** Segments of {@link #MAX_SIZE} bytes, the one at index v filled with v: what blocks are compared to. */
-    private static final MemorySegment[] REFERENCES = new MemorySegment[VALUES + 1];
-
-    static {
-        Arena arena = Arena.ofAuto();
-        for (int v = 0; v <= VALUES; v++) {
-            REFERENCES[v] = arena.allocate(MAX_SIZE);
-            REFERENCES[v].fill((byte) v);
-        }
-    }
 
     @RegisterExtension
     final LogCapture log = new LogCapture();
@@ -352,6 +339,6 @@ class ConcurrentModelPropertyTest {
 
     /** The first offset below {@code length} where {@code segment} does not hold {@code value}, or -1. */
     private static long mismatch(MemorySegment segment, int value, long length) {
-        return MemorySegment.mismatch(segment, 0, length, REFERENCES[value], 0, length);
+        return Contents.exactMismatch(segment, value, length);
     }
 }

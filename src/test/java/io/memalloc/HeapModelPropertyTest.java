@@ -2,7 +2,6 @@ package io.memalloc;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -28,19 +27,8 @@ class HeapModelPropertyTest {
     private static final long REGION = 64 * 1024;
     /** Sizes go up to here: past half a region, so that large blocks come and go too. */
     private static final long MAX_SIZE = 3 * REGION / 2;
-    /** Blocks are filled with bytes 1 to VALUES, each compared to a reference segment of that byte. */
+    /** Blocks are filled with bytes 1 to VALUES, each compared byte for byte ({@link Contents#exactMismatch}). */
     private static final int VALUES = 31;
-
-    /** Segments of {@link #MAX_SIZE} bytes, the one at index v filled with v: what blocks are compared to. */
-    private static final MemorySegment[] REFERENCES = new MemorySegment[VALUES + 1];
-
-    static {
-        Arena arena = Arena.ofAuto();
-        for (int v = 0; v <= VALUES; v++) {
-            REFERENCES[v] = arena.allocate(MAX_SIZE);
-            REFERENCES[v].fill((byte) v);
-        }
-    }
 
     /** One step of a sequence. */
     sealed interface Operation permits Allocate, Free, Reallocate, Trim, Verify {}
@@ -242,6 +230,6 @@ class HeapModelPropertyTest {
 
     /** The first offset below {@code length} where {@code segment} does not hold {@code value}, or -1. */
     private static long mismatch(MemorySegment segment, int value, long length) {
-        return MemorySegment.mismatch(segment, 0, length, REFERENCES[value], 0, length);
+        return Contents.exactMismatch(segment, value, length);
     }
 }
