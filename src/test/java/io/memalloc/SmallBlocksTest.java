@@ -377,9 +377,11 @@ class SmallBlocksTest {
     /**
      * Run in a child JVM: 2,000 virtual threads allocate and free small blocks on one shared heap (one stripe),
      * in regions of one page, none cached (so that many an allocation takes a page or gives one back, under the
-     * lock of the page regions), while a platform thread reads the statistics (which take that lock too). A
-     * virtual thread that parks on that lock while it holds the shared heap must get a carrier back to let go of
-     * it. Prints {@code finished: 2000 threads}, or {@code stuck} and exits 3 when no thread ended for 10 seconds.
+     * lock of the page regions), while a platform thread reads the statistics and two others allocate and free
+     * too. A virtual thread that parks on that lock while it holds the shared heap must get a carrier back to let
+     * go of it, also when a platform thread is the one that wakes it (it is then queued from outside the carriers'
+     * pool, behind virtual threads that only yield: with yields alone this scenario was stuck every time). Prints
+     * {@code finished: 2000 threads}, or {@code stuck} and exits 3 when no thread ended for 10 seconds.
      */
     static final class SharedHeapWaitScenario {
         private SharedHeapWaitScenario() {}
@@ -391,6 +393,15 @@ class SmallBlocksTest {
                     alloc.stats();
                 }
             });
+            // Platform threads that take the page lock too: when one lets it go, the virtual thread it wakes is
+            // queued from outside the carriers' pool.
+            for (int p = 0; p < 2; p++) {
+                Thread.ofPlatform().daemon().start(() -> {
+                    for (int i = 0; ; i++) {
+                        alloc.free(alloc.allocate(16 + i % 64 * 16, 16));
+                    }
+                });
+            }
             int threads = 2_000;
             AtomicInteger ended = new AtomicInteger();
             for (int t = 0; t < threads; t++) {

@@ -4,6 +4,7 @@ import java.lang.ref.WeakReference;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
@@ -28,6 +29,9 @@ final class ThreadHeaps {
     static final long REAP_INTERVAL_MILLIS = 100;
     private static final System.Logger LOG = System.getLogger("io.memalloc.MemAlloc");
     private static final int SLOTS = 256;
+    /** How often {@link #claimShared} yields before it parks; and for how long it parks then. */
+    private static final int CLAIM_YIELDS = 4;
+    private static final long CLAIM_PARK_NANOS = 20_000;
     /** Entries of {@link #currents} a slot has: at least {@link SizeClasses#COUNT}, a power of two. */
     private static final int SLOT_SHIFT = 5;
     /** Every engine whose dead threads the reaper looks for; weak, so that an allocator never closed can go. */
@@ -85,22 +89,30 @@ final class ThreadHeaps {
 
     /**
      * Claims a shared heap for the calling virtual thread's operation; the caller unclaims it. A holder may be parked
-     * (on the page lock, or in a mapping's system call), so a thread that finds every heap claimed yields its carrier
-     * rather than spin: spinning on every carrier would keep the parked holder from ever running again.
+     * (on the page lock, or in a mapping's system call), so a thread that finds every heap claimed must let its
+     * carrier go rather than spin: spinning on every carrier would keep the parked holder from ever running again.
+     * It yields a few times, then parks for {@value #CLAIM_PARK_NANOS} ns at a time: a yield puts the thread back on
+     * its carrier's own queue, ahead of a holder that a platform thread unparked (queued from outside the pool), so
+     * yields alone could keep that holder waiting for good (ThreadsFootprint hung so, one run in a few).
      */
-    @SuppressWarnings("ThreadPriorityCheck") // a virtual thread's yield gives its carrier to the holder: needed
+    @SuppressWarnings("ThreadPriorityCheck") // a virtual thread's yield gives its carrier to another: needed
     ThreadHeap claimShared() {
         int start = (int) Thread.currentThread().threadId();
-        for (;;) {
+        for (int round = 0; ; round++) {
             for (int i = 0; i < shared.length; i++) {
                 ThreadHeap heap = shared[(start + i) & (shared.length - 1)];
                 if (heap.tryClaim()) {
                     return heap;
                 }
             }
-            Thread.yield();
+            if (round < CLAIM_YIELDS) {
+                Thread.yield();
+            } else {
+                LockSupport.parkNanos(CLAIM_PARK_NANOS);
+            }
         }
     }
+
 
     /** The heaps virtual threads share, to be claimed before they are read. */
     ThreadHeap[] shared() {
