@@ -93,9 +93,12 @@ final class Page {
     boolean listed;
     /** Whether this is the emptied page its owner keeps for the next allocation ({@link ThreadHeap#kept}). */
     boolean kept;
-    /** The owner's counts of what it handed out and took back here; remote frees are counted apart. */
+    /**
+     * The owner's counts of what it handed out here, and of the remote frees it collected; its own frees are what
+     * that leaves ({@link #frees}), one store fewer on each free. Remote frees are counted apart.
+     */
     long allocations;
-    long frees;
+    long collectedRemote;
     long allocatedBytes;
     /** Where the owner keeps this page among all of its own. */
     int ownerIndex;
@@ -305,7 +308,6 @@ final class Page {
             dirtyCursor = w;
         }
         used--;
-        frees++;
         allocatedBytes -= requested(index);
         return true;
     }
@@ -380,12 +382,19 @@ final class Page {
                 racedBytes += requested(index);
             }
             dirty[w] |= bits & ~both;
-            used -= Long.bitCount(bits & ~both);
+            int collected = Long.bitCount(bits & ~both);
+            used -= collected;
+            collectedRemote += collected;
             if (w < dirtyCursor) {
                 dirtyCursor = w;
             }
         }
         return conflict;
+    }
+
+    /** The owner's frees here: every block handed out is in use, came back remotely, or was freed by the owner. */
+    long frees() {
+        return allocations - used - collectedRemote;
     }
 
     boolean isFull() {

@@ -111,7 +111,7 @@ final class PageRegions {
                 return null;
             }
             releasedAllocations.addAndGet(page.allocations);
-            releasedFrees.addAndGet(page.frees);
+            releasedFrees.addAndGet(page.frees());
             releasedBytes.addAndGet(page.allocatedBytes);
             PageRegion region = page.region;
             boolean wasFull = region.freeSlotCount == 0;
@@ -185,7 +185,7 @@ final class PageRegions {
                 Page page = region.pageInSlot(slot);
                 if (page != null) {
                     totals[0] += page.allocations;
-                    totals[1] += page.frees;
+                    totals[1] += page.frees();
                     totals[2] += page.allocatedBytes;
                 }
             }

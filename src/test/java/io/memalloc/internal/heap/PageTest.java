@@ -99,7 +99,7 @@ class PageTest {
         assertThat(page.freeLocal(page.indexOf(first))).as("freed already").isFalse();
         assertThat(page.freeLocal(5)).as("never handed out").isFalse();
         assertThat(page.used).isEqualTo(1);
-        assertThat(page.frees).isEqualTo(1);
+        assertThat(page.frees()).isEqualTo(1);
         assertThat(page.allocatedBytes).isEqualTo(50);
         assertThat(page.inconsistency()).isNull();
         assertThat(page.isLive(page.indexOf(second))).isTrue();
