@@ -41,9 +41,8 @@ class ConcurrentModelPropertyTest {
     private static final int MAX_OPERATIONS = 150;
     /** Two platform threads, then a virtual one. */
     private static final int WORKERS = 3;
+    /** The regions of {@link HeapModelPropertyTest}, whose sizes and alignments this test draws. */
     private static final long REGION = 64 * 1024;
-    /** Sizes go up to here: past half a region, so that large blocks come and go too. */
-    private static final long MAX_SIZE = 3 * REGION / 2;
     /** Worker w fills its blocks with bytes {@code 1 + w * PER_WORKER} to {@code (w + 1) * PER_WORKER}. */
     private static final int PER_WORKER = 10;
     /** How many of a thread's operations a failure lists, the last ones. */
@@ -116,25 +115,14 @@ class ConcurrentModelPropertyTest {
         List<Operation> operations = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
             int pick = random.nextInt(100);
-            operations.add(pick < 35 ? new Allocate(size(random), alignment(random), random.nextBoolean())
+            operations.add(pick < 35 ? new Allocate(HeapModelPropertyTest.size(random),
+                    HeapModelPropertyTest.alignment(random), random.nextBoolean())
                     : pick < 55 ? new Free(random.nextInt(1_000))
-                    : pick < 75 ? new Reallocate(random.nextInt(1_000), size(random))
+                    : pick < 75 ? new Reallocate(random.nextInt(1_000), HeapModelPropertyTest.size(random))
                     : pick < 88 ? new HandOff(random.nextInt(1_000))
                     : new Adopt());
         }
         return List.copyOf(operations);
-    }
-
-    /** Mostly small, sometimes up to 8 KiB, now and then up to a large block. */
-    private static long size(SplittableRandom random) {
-        int pick = random.nextInt(10);
-        return random.nextLong(1 + (pick < 6 ? 256 : pick < 9 ? 8 * 1024 : MAX_SIZE));
-    }
-
-    /** Mostly up to 16, sometimes up to a page, now and then up to 64 KiB. */
-    private static long alignment(SplittableRandom random) {
-        int pick = random.nextInt(6);
-        return 1L << (pick < 3 ? random.nextInt(5) : pick < 5 ? 5 + random.nextInt(8) : 13 + random.nextInt(4));
     }
 
     /** Runs {@code tried}'s workers together on a new allocator, then checks and frees what they left. */

@@ -92,14 +92,14 @@ class HeapModelPropertyTest {
         return new Case(seed, 1 + random.nextInt(2), random.nextBoolean(), operations);
     }
 
-    /** Mostly small, sometimes up to 8 KiB, now and then up to a large block. */
-    private static long size(SplittableRandom random) {
+    /** Mostly small, sometimes up to 8 KiB, now and then up to a large block (64 KiB regions). */
+    static long size(SplittableRandom random) {
         int pick = random.nextInt(10);
         return random.nextLong(1 + (pick < 6 ? 256 : pick < 9 ? 8 * 1024 : MAX_SIZE));
     }
 
     /** Mostly up to 16, sometimes up to a page, now and then up to 64 KiB. */
-    private static long alignment(SplittableRandom random) {
+    static long alignment(SplittableRandom random) {
         int pick = random.nextInt(6);
         return 1L << (pick < 3 ? random.nextInt(5) : pick < 5 ? 5 + random.nextInt(8) : 13 + random.nextInt(4));
     }
